@@ -1,0 +1,53 @@
+// The one place that knows the on-disk format of a jellyfin-backup archive.
+// The writer (create), the reader and the verifier all include this file;
+// README.md ("Archive format") and man/jellyfin-backup.1 describe it in prose.
+//
+// Format v1, outside in:
+//   * zstd: a sequence of independent frames, each with its content checksum.
+//     A frame ends at an entry boundary once it holds >= kFrameTargetBytes of
+//     tar input, so readers can later decompress frames in parallel or seek.
+//   * POSIX pax tar (libarchive), readable by GNU tar 1.34 and bsdtar.
+//   * Entries: kManifestName first, then the config tree under "config/",
+//     then the data tree under "data/", each depth-first with children in
+//     bytewise order, and kChecksumsName last. Nothing follows the trailer but
+//     the tar end-of-archive zero blocks.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace jb::format {
+
+inline constexpr std::string_view kFormatId = "jellyfin-backup";
+inline constexpr int kFormatVersion = 1;
+
+inline constexpr std::string_view kManifestName = "MANIFEST.json";
+inline constexpr std::string_view kChecksumsName = "CHECKSUMS.xxh128";
+inline constexpr std::string_view kChecksumAlgorithm = "xxh3-128";
+
+// Tree names, in archive order. They double as the top-level directories of
+// an extracted archive, matching the hand-made "<backup>/config, <backup>/data"
+// layout of Jellyfin's documentation.
+inline constexpr std::string_view kConfigTree = "config";
+inline constexpr std::string_view kDataTree = "data";
+
+// A new zstd frame starts at the first entry boundary after this much input.
+inline constexpr std::uint64_t kFrameTargetBytes = 16u << 20;
+
+inline constexpr int kDefaultLevel = 3;
+inline constexpr int kMinLevel = 1;
+inline constexpr int kMaxLevel = 19;
+
+// Readers refuse metadata entries larger than these: a hostile archive must
+// not make us allocate without bound before anything is verified.
+inline constexpr std::uint64_t kMaxManifestBytes = 16u << 20;
+inline constexpr std::uint64_t kMaxChecksumsBytes = 1ull << 30;
+
+// Archive file names made for a directory --output:
+// "jellyfin.<UTC YYYYMMDDTHHMMSSZ>_<version>.tar.zst".
+inline constexpr std::string_view kArchivePrefix = "jellyfin.";
+inline constexpr std::string_view kArchiveSuffix = ".tar.zst";
+inline constexpr std::string_view kUnknownVersion = "unknown";
+
+}  // namespace jb::format

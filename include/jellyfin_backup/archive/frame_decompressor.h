@@ -1,0 +1,59 @@
+// Streams the decompressed bytes of an archive out of a Source, checking
+// what makes a v1 stream sound: every zstd frame carries a content checksum
+// (verified by zstd at the end of each frame), and the input ends exactly at
+// a frame boundary. Anything else is Error(kDamaged) naming the frame and its
+// byte offset in the compressed input.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+// ZSTD_getFrameHeader is in the stable-but-"static" part of the API.
+#define ZSTD_STATIC_LINKING_ONLY
+#include <zstd.h>
+
+#include "jellyfin_backup/io/source.h"
+
+namespace jb {
+
+class FrameDecompressor {
+ public:
+  // `source` must outlive the decompressor.
+  explicit FrameDecompressor(Source& source);
+
+  // The next piece of decompressed data; empty at the clean end of the
+  // stream. Every piece but the last fills the whole buffer. The view stays valid until the call after next: the two most
+  // recent pieces are always intact (the reader relies on that to look at
+  // bytes it handed to libarchive but libarchive did not consume).
+  std::string_view next();
+
+  const std::string& source_name() const { return source_.name(); }
+  std::uint64_t frames() const { return frames_; }
+  std::uint64_t compressed_bytes() const { return consumed_; }
+  std::uint64_t decompressed_bytes() const { return produced_; }
+
+ private:
+  bool fill_input();  // false at end of input
+  void check_frame_header();
+  [[noreturn]] void fail(const std::string& what) const;
+
+  struct DCtxDeleter {
+    void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
+  };
+  Source& source_;
+  std::unique_ptr<ZSTD_DCtx, DCtxDeleter> dctx_;
+  std::vector<char> in_;
+  std::size_t in_pos_ = 0, in_end_ = 0;
+  std::vector<char> out_[2];
+  int out_index_ = 0;
+  bool eof_ = false;
+  bool at_frame_start_ = true;
+  std::uint64_t consumed_ = 0;      // compressed bytes handed to zstd
+  std::uint64_t frame_offset_ = 0;  // where the current frame starts
+  std::uint64_t frames_ = 0;        // frames completed
+  std::uint64_t produced_ = 0;
+};
+
+}  // namespace jb

@@ -1,0 +1,101 @@
+// The one judge of "this archive is good", shared by every command that
+// reads an archive (verify and inspect now, restore later: restore is
+// "verify, plus write"). It sees entries in archive order and checks:
+//   * MANIFEST.json first, valid, of a format version this tool reads;
+//   * every path safe (relative, no "." / ".." / empty components) and inside
+//     a tree the manifest lists; no duplicates; only supported entry types;
+//     hardlinks only to a regular file earlier in the archive;
+//   * every regular file hashed (holes of sparse files as zeros) and equal to
+//     its CHECKSUMS.xxh128 line; every listed file present, every file listed;
+//   * per-tree file, byte and entry counts equal to the manifest's;
+//   * CHECKSUMS.xxh128 last: nothing after it.
+// Problems that concern one entry are recorded and the walk goes on, so the
+// report can count bad entries; a missing or invalid manifest throws
+// Error(kDamaged) because nothing after it can be judged.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "jellyfin_backup/archive/manifest.h"
+#include "jellyfin_backup/archive/tar_reader.h"
+#include "jellyfin_backup/archive/xxh128.h"
+
+namespace jb {
+
+struct Problem {
+  std::uint64_t entry_index = 0;  // archive order, for "first bad entry"
+  std::string path;               // entry path; empty for archive-wide problems
+  std::string problem;
+  std::string expected;  // for checksum and count mismatches
+  std::string actual;
+};
+
+class Verifier {
+ public:
+  Verifier() = default;
+
+  // Returns false when the entry is unsafe or out of place: an extractor must
+  // not write it.
+  bool begin_entry(archive_entry* entry);
+  void data(const DataBlock& block);
+  void end_entry();
+  // Records a failure of the stream itself (zstd or tar damage) while reading
+  // the current entry; nothing more can be read after it.
+  void stream_failed(const std::string& message);
+  // After the end-of-archive marker: completeness checks. Sorts problems into
+  // archive order.
+  void finish();
+
+  const std::optional<Manifest>& manifest() const { return manifest_; }
+  const std::vector<Problem>& problems() const { return problems_; }
+  bool ok() const { return problems_.empty(); }
+  // Entries with at least one problem.
+  std::uint64_t bad_entries() const;
+  std::uint64_t files_verified() const { return files_; }
+  std::uint64_t bytes_verified() const { return bytes_; }
+  std::uint64_t entries() const { return index_; }
+
+ private:
+  enum class Kind { kManifest, kChecksums, kFile, kOther };
+  struct TreeCount {
+    std::uint64_t files = 0, bytes = 0, entries = 0;
+  };
+  struct FileSum {
+    std::uint64_t entry_index;
+    std::string hex;
+  };
+
+  void add(std::string path, std::string problem, std::string expected = {},
+           std::string actual = {});
+  bool check_path(const std::string& path);
+  void finish_metadata_entry();
+  void compare_checksums();
+  void compare_counts();
+
+  std::optional<Manifest> manifest_;
+  std::optional<std::string> checksums_text_;
+  std::vector<Problem> problems_;
+  std::unordered_map<std::string, FileSum> sums_;   // regular files seen
+  std::unordered_set<std::string> seen_;            // every path seen
+  std::unordered_map<std::string, TreeCount> counts_;
+  std::uint64_t index_ = 0;  // entries begun
+  std::uint64_t files_ = 0, bytes_ = 0;
+
+  // The entry being read.
+  Kind kind_ = Kind::kOther;
+  std::string path_;
+  std::string tree_;
+  std::uint64_t size_ = 0;
+  std::uint64_t position_ = 0;
+  bool hashing_ = false;
+  Xxh128 hash_;
+  std::string buffer_;  // content of MANIFEST.json / CHECKSUMS.xxh128
+  bool stream_broken_ = false;
+};
+
+}  // namespace jb

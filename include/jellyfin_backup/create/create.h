@@ -1,0 +1,48 @@
+// `create`: stream the config and data trees into one archive.
+//
+//   plan (stat-only walk) -> MANIFEST.json -> for each entry: header, then
+//   file bytes read once, hashed (XXH3-128) and tar-formatted on this thread
+//   -> CompressStage (its own thread + zstd workers) -> Sink
+//   -> CHECKSUMS.xxh128 -> commit (fsync + rename, never replacing).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "jellyfin_backup/reporter.h"
+
+namespace jb {
+
+struct CreateOptions {
+  std::string data_dir;    // --data
+  std::string config_dir;  // --config
+  std::string output;      // --output: a directory, a file path, or "-" (stdout)
+  std::optional<std::string> server_version;  // --server-version
+  int level = 3;           // --level
+  int threads = 0;         // --threads; 0 means the number of online CPUs
+  std::vector<std::string> excludes;  // --exclude
+};
+
+struct CreateResult {
+  std::string path;             // final archive path, or "-"
+  std::uint64_t bytes_in = 0;   // file content read from the trees
+  std::uint64_t tar_bytes = 0;  // uncompressed archive size
+  std::uint64_t bytes_out = 0;  // archive size
+  std::uint64_t files = 0;
+  std::uint64_t entries = 0;
+  std::uint64_t frames = 0;
+  double seconds = 0;
+  std::optional<std::string> version;
+  std::vector<std::string> warnings;
+};
+
+// Throws Error; on any error no file exists under the final name.
+CreateResult create_archive(const CreateOptions& options, Reporter& reporter);
+
+// "jellyfin.<YYYYMMDDTHHMMSSZ>_<version>.tar.zst", version reduced to
+// [A-Za-z0-9._+-] so it is always a safe file name.
+std::string archive_file_name(std::int64_t unix_time, const std::optional<std::string>& version);
+
+}  // namespace jb

@@ -1,0 +1,53 @@
+// The stat-only walk done before anything is streamed. It fixes the list
+// and order of entries, so MANIFEST.json (the first entry) can state exact
+// per-tree counts and sizes, and hardlinks are resolved once: the first path
+// of an inode in archive order carries the data, later ones link to it.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "jellyfin_backup/create/exclude_set.h"
+#include "jellyfin_backup/reporter.h"
+
+namespace jb {
+
+struct TreeSpec {
+  std::string name;    // "config" or "data"
+  std::string source;  // directory on disk, absolute
+};
+
+struct PlannedEntry {
+  std::size_t tree = 0;        // index into BackupPlan::trees
+  std::string archive_path;    // "config/system.xml"; the root is "config"
+  struct stat st {};           // lstat() at walk time: the header is made from it
+  std::string hardlink_target; // archive path holding the data, for later links
+};
+
+struct PlannedTree {
+  TreeSpec spec;
+  std::uint64_t files = 0;    // regular files and hardlinks to them
+  std::uint64_t bytes = 0;    // bytes stored: regular files, hardlinks not again
+  std::uint64_t entries = 0;  // everything, directories included
+};
+
+struct BackupPlan {
+  std::vector<PlannedTree> trees;
+  std::vector<PlannedEntry> entries;  // archive order
+
+  // Where an entry lives on disk.
+  std::string source_path(const PlannedEntry& entry) const;
+  std::uint64_t total_files() const;
+  std::uint64_t total_bytes() const;
+};
+
+// Walks `trees` in order. Sockets are skipped with a warning (they are
+// recreated by their server). A directory that cannot be read is an error:
+// a backup silently missing files is worse than a failed one.
+BackupPlan plan_backup(const std::vector<TreeSpec>& trees, const ExcludeSet& excludes,
+                       Reporter& reporter);
+
+}  // namespace jb

@@ -1,0 +1,43 @@
+// A file that appears under its final name only when complete.
+//
+// Bytes go to a hidden temporary ".<name>.tmp-XXXXXX" in the same directory,
+// created 0600 with O_EXCL|O_NOFOLLOW (a backup holds password hashes and API
+// keys, and a symlink planted in the directory must not redirect it).
+// commit() fsyncs the file, renames it without ever replacing an existing
+// file, and fsyncs the directory. Destruction without commit() removes the
+// temporary; so does an interrupting signal (see interrupt.h).
+#pragma once
+
+#include <string>
+
+#include "jellyfin_backup/io/sink.h"
+#include "jellyfin_backup/io/unique_fd.h"
+
+namespace jb {
+
+class AtomicFile : public Sink {
+ public:
+  // Throws Error: kRuntime if `final_path` exists or the directory is not
+  // writable or missing.
+  static AtomicFile create(const std::string& final_path);
+
+  AtomicFile(AtomicFile&&) noexcept;
+  AtomicFile& operator=(AtomicFile&&) = delete;
+  ~AtomicFile() override;
+
+  void write(const void* data, std::size_t size) override;
+  void commit() override;
+  std::string name() const override { return final_path_; }
+  const std::string& temp_path() const { return temp_path_; }
+
+ private:
+  AtomicFile(std::string final_path, std::string temp_path, UniqueFd fd);
+
+  std::string final_path_;
+  std::string temp_path_;
+  UniqueFd fd_;
+  bool committed_ = false;
+  int cleanup_slot_ = -1;  // see interrupt.h
+};
+
+}  // namespace jb

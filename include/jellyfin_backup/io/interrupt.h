@@ -1,0 +1,32 @@
+// SIGINT/SIGTERM handling shared by every command.
+//
+// The handler only does async-signal-safe work: it records the signal and
+// unlinks the temporary files registered below, so no partial archive
+// survives even if the process is stuck in a blocking write. Long loops call
+// throw_if_interrupted() between blocks; the exception then unwinds through
+// the RAII owners that clean up the rest. A second signal kills the process
+// with the default action.
+#pragma once
+
+#include <string>
+
+namespace jb {
+
+void install_interrupt_handlers();
+
+// 0 if no signal arrived, else the signal number.
+int interrupted_signal();
+
+// Throws Error(kRuntime) naming the signal if one arrived.
+void throw_if_interrupted();
+
+// Registers a path the signal handler unlinks. Returns a slot for
+// unregister_cleanup_path(), or -1 when every slot is taken (the path then
+// relies on RAII alone).
+int register_cleanup_path(const std::string& path);
+void unregister_cleanup_path(int slot);
+
+// Test hook: forget a recorded signal.
+void reset_interrupted_for_testing();
+
+}  // namespace jb

@@ -1,0 +1,44 @@
+// Where archive bytes come from: a local file or standard input. Readers of
+// an archive stream from a Source and never seek, so a pipe works as well as
+// a file.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "jellyfin_backup/io/unique_fd.h"
+
+namespace jb {
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  // Reads up to `size` bytes; 0 means end of input. Throws Error on I/O errors.
+  virtual std::size_t read(void* buffer, std::size_t size) = 0;
+  // For messages: the path, or "stdin".
+  virtual const std::string& name() const = 0;
+  // Total size when known (a regular file).
+  virtual std::optional<std::uint64_t> size() const = 0;
+};
+
+class FdSource : public Source {
+ public:
+  FdSource(UniqueFd fd, std::string name, std::optional<std::uint64_t> size)
+      : fd_(std::move(fd)), name_(std::move(name)), size_(size) {}
+  std::size_t read(void* buffer, std::size_t size) override;
+  const std::string& name() const override { return name_; }
+  std::optional<std::uint64_t> size() const override { return size_; }
+
+ private:
+  UniqueFd fd_;
+  std::string name_;
+  std::optional<std::uint64_t> size_;
+};
+
+// "-" is standard input (refused with a usage error when it is a terminal);
+// anything else a file path. Throws Error(kRuntime) if it cannot be opened.
+std::unique_ptr<Source> open_source(const std::string& path);
+
+}  // namespace jb

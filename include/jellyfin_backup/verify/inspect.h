@@ -1,0 +1,38 @@
+// `inspect`: what an archive holds, from its manifest, reading only the
+// start of the archive; with `list`, every entry's header too (no data is
+// hashed: that is verify's job).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "jellyfin_backup/archive/manifest.h"
+#include "jellyfin_backup/io/source.h"
+
+namespace jb {
+
+struct ListedEntry {
+  std::string path;
+  char type = '-';  // as ls -l: '-', 'd', 'l', 'h' (hardlink), 'c', 'b', 'p'
+  unsigned mode = 0;  // permission bits
+  std::int64_t uid = 0, gid = 0;
+  std::string uname, gname;
+  std::uint64_t size = 0;
+  std::int64_t mtime = 0;
+  long mtime_nsec = 0;
+  std::string link;  // symlink target or hardlink target
+};
+
+struct InspectResult {
+  Manifest manifest;
+  std::optional<std::uint64_t> archive_bytes;  // when the source is a file
+  std::vector<ListedEntry> entries;            // with list only
+};
+
+// Throws Error(kDamaged) when the start of the archive is not a valid
+// jellyfin-backup archive.
+InspectResult inspect_archive(Source& source, bool list);
+
+}  // namespace jb

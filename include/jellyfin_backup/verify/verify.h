@@ -1,0 +1,42 @@
+// `verify` (and, later, restore's reading half): one pass over an archive
+// through FrameDecompressor -> TarReader -> Verifier.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "jellyfin_backup/archive/manifest.h"
+#include "jellyfin_backup/archive/verifier.h"
+#include "jellyfin_backup/io/source.h"
+#include "jellyfin_backup/reporter.h"
+
+namespace jb {
+
+// Receives every entry the Verifier accepts, with its data (restore's
+// extractor). Entries the Verifier rejects are never passed on.
+class EntryConsumer {
+ public:
+  virtual ~EntryConsumer() = default;
+  virtual void begin_entry(archive_entry* entry) = 0;
+  virtual void data(const DataBlock& block) = 0;
+  virtual void end_entry() = 0;
+};
+
+struct VerifyResult {
+  std::optional<Manifest> manifest;
+  std::vector<Problem> problems;  // archive order; empty when intact
+  std::uint64_t bad_entries = 0;
+  std::uint64_t files = 0;        // regular files hashed
+  std::uint64_t bytes = 0;        // their bytes
+  std::uint64_t entries = 0;
+  std::uint64_t frames = 0;
+  std::uint64_t compressed_bytes = 0;
+  bool ok() const { return problems.empty(); }
+};
+
+// Damage of any kind ends up in the result (exit 3 material); only errors of
+// the environment (cannot read the source, interrupted) are thrown.
+VerifyResult verify_archive(Source& source, Reporter& reporter, EntryConsumer* consumer = nullptr);
+
+}  // namespace jb

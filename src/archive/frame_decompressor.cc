@@ -1,0 +1,100 @@
+#include "jellyfin_backup/archive/frame_decompressor.h"
+
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "jellyfin_backup/error.h"
+
+namespace jb {
+namespace {
+
+constexpr std::size_t kInSize = 256 * 1024;
+constexpr std::size_t kOutSize = 256 * 1024;
+// Bounds the memory a hostile frame can ask for. Our frames use at most a
+// 2^23 window (level 19); 2^25 leaves room without trusting the input.
+constexpr int kMaxWindowLog = 25;
+
+}  // namespace
+
+FrameDecompressor::FrameDecompressor(Source& source)
+    : source_(source), dctx_(ZSTD_createDCtx()), in_(kInSize) {
+  if (!dctx_) throw std::bad_alloc();
+  ZSTD_DCtx_setParameter(dctx_.get(), ZSTD_d_windowLogMax, kMaxWindowLog);
+  out_[0].resize(kOutSize);
+  out_[1].resize(kOutSize);
+}
+
+void FrameDecompressor::fail(const std::string& what) const {
+  throw damaged_error("zstd frame " + std::to_string(frames_ + 1) +
+                      " (at byte " + std::to_string(frame_offset_) + "): " + what);
+}
+
+bool FrameDecompressor::fill_input() {
+  if (eof_) return false;
+  // Keep unconsumed bytes (a partial frame header) at the front.
+  std::size_t keep = in_end_ - in_pos_;
+  std::memmove(in_.data(), in_.data() + in_pos_, keep);
+  in_pos_ = 0;
+  in_end_ = keep;
+  std::size_t n = source_.read(in_.data() + in_end_, in_.size() - in_end_);
+  if (n == 0) eof_ = true;
+  in_end_ += n;
+  return n > 0;
+}
+
+// A v1 frame must carry a content checksum; skippable frames (reserved for a
+// later seek index) carry none and are allowed.
+void FrameDecompressor::check_frame_header() {
+  for (;;) {
+    ZSTD_frameHeader header;
+    std::size_t ret = ZSTD_getFrameHeader(&header, in_.data() + in_pos_, in_end_ - in_pos_);
+    if (ZSTD_isError(ret)) {
+      if (frames_ == 0) {
+        throw damaged_error("not a zstd-compressed file",
+                            "is it a jellyfin-backup archive (.tar.zst)?");
+      }
+      fail("garbage after the last frame or a damaged frame header");
+    }
+    if (ret == 0) {
+      if (header.frameType == ZSTD_frame && !header.checksumFlag)
+        fail("frame has no content checksum, so its data cannot be verified");
+      return;
+    }
+    if (!fill_input() && in_end_ - in_pos_ < ret) fail("truncated frame header");
+  }
+}
+
+std::string_view FrameDecompressor::next() {
+  out_index_ ^= 1;
+  std::vector<char>& out_buf = out_[out_index_];
+  ZSTD_outBuffer out{out_buf.data(), out_buf.size(), 0};
+  while (out.pos < out.size) {
+    if (in_pos_ == in_end_) fill_input();
+    bool no_input = in_pos_ == in_end_;
+    if (no_input && at_frame_start_) {
+      if (frames_ == 0) throw damaged_error("empty file, not an archive");
+      break;  // the clean end: input ended exactly after a frame
+    }
+    if (at_frame_start_) {
+      frame_offset_ = consumed_;
+      check_frame_header();
+    }
+    ZSTD_inBuffer in{in_.data() + in_pos_, in_end_ - in_pos_, 0};
+    std::size_t before = out.pos;
+    std::size_t ret = ZSTD_decompressStream(dctx_.get(), &out, &in);
+    if (ZSTD_isError(ret)) fail(ZSTD_getErrorName(ret));
+    in_pos_ += in.pos;
+    consumed_ += in.pos;
+    at_frame_start_ = ret == 0;
+    if (ret == 0) ++frames_;
+    // Without input zstd can only flush what it holds; no progress means
+    // the frame needs bytes that will never come.
+    if (no_input && ret != 0 && out.pos == before)
+      fail("archive is truncated (ends inside this frame)");
+  }
+  produced_ += out.pos;
+  return {out_buf.data(), out.pos};
+}
+
+}  // namespace jb

@@ -1,0 +1,58 @@
+// The command-line layer: parses argv into each command's options struct,
+// calls the core, and owns everything user-facing: exit codes, --json,
+// --quiet, the progress line. Only this layer and main.cc print.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "jellyfin_backup/error.h"
+#include "jellyfin_backup/reporter.h"
+
+namespace jb::cli {
+
+// One function per command; each returns the process exit code and throws
+// jb::Error for failures (main.cc prints them).
+int cmd_create(int argc, char** argv);
+int cmd_verify(int argc, char** argv);
+int cmd_inspect(int argc, char** argv);
+
+// Flags every command takes.
+struct CommonFlags {
+  bool json = false;   // one JSON object on stdout at the end
+  bool quiet = false;  // nothing but warnings and errors
+};
+
+// "1.5 GiB"
+std::string human_bytes(std::uint64_t bytes);
+
+// Warnings on stderr, and a throttled progress line when stderr is a
+// terminal (never with --quiet). Keeps warnings for --json.
+class ConsoleReporter : public Reporter {
+ public:
+  ConsoleReporter(const CommonFlags& flags, std::string verb);
+  ~ConsoleReporter() override;
+  void warning(const std::string& message) override;
+  void progress(const Progress& progress) override;
+  // Erases the progress line before a final message.
+  void clear_line();
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+ private:
+  bool show_progress_;
+  std::string verb_;
+  bool line_shown_ = false;
+  std::chrono::steady_clock::time_point start_, last_;
+  std::vector<std::string> warnings_;
+};
+
+// Where a command's --json object or summary goes.
+void print_json(const nlohmann::json& object, bool to_stderr = false);
+
+// Thrown for wrong flags; carries the command for the usage hint.
+Error flag_error(const std::string& command, const std::string& message);
+
+}  // namespace jb::cli

@@ -1,0 +1,113 @@
+#include <ctime>
+#include <cstdio>
+
+#include "cli/options.h"
+#include "jellyfin_backup/verify/inspect.h"
+
+namespace jb::cli {
+namespace {
+
+std::string local_time(std::int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  ::gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::optional<double> ratio(const InspectResult& r) {
+  if (!r.archive_bytes || *r.archive_bytes == 0) return std::nullopt;
+  return static_cast<double>(r.manifest.total_bytes()) / static_cast<double>(*r.archive_bytes);
+}
+
+void print_human(const std::string& archive, const InspectResult& r) {
+  const Manifest& m = r.manifest;
+  std::printf("Archive:     %s", archive.c_str());
+  if (r.archive_bytes) std::printf(" (%s)", human_bytes(*r.archive_bytes).c_str());
+  std::printf("\nFormat:      jellyfin-backup v%d, written by jellyfin-backup %s\n", m.format_version,
+              m.tool_version.c_str());
+  std::printf("Created:     %s on %s\n", m.created.c_str(), m.host.c_str());
+  if (m.app_version)
+    std::printf("Jellyfin:    %s (from %s)\n", m.app_version->c_str(),
+                m.app_version_source.value_or("unknown source").c_str());
+  else
+    std::printf("Jellyfin:    version unknown\n");
+  std::printf("Trees:\n");
+  for (const auto& t : m.trees)
+    std::printf("  %-7s %-40s %8llu files %11s\n", t.name.c_str(), t.source.c_str(),
+                static_cast<unsigned long long>(t.files), human_bytes(t.bytes).c_str());
+  std::printf("Excluded:    ");
+  if (m.excludes.empty()) std::printf("(nothing)");
+  for (std::size_t i = 0; i < m.excludes.size(); ++i)
+    std::printf("%s%s", i ? ", " : "", m.excludes[i].c_str());
+  std::printf("\nCompression: zstd level %d", m.compression_level);
+  if (auto x = ratio(r))
+    std::printf(", ratio %.2f (%s -> %s)", *x, human_bytes(m.total_bytes()).c_str(),
+                human_bytes(*r.archive_bytes).c_str());
+  std::printf("\nChecksums:   xxh3-128 per file (CHECKSUMS.xxh128)\n");
+  if (!r.entries.empty()) std::printf("\n");
+  for (const auto& e : r.entries) {
+    std::string target;
+    if (e.type == 'l') target = " -> " + e.link;
+    if (e.type == 'h') target = " link to " + e.link;
+    std::string owner = (e.uname.empty() ? std::to_string(e.uid) : e.uname) + "/" +
+                        (e.gname.empty() ? std::to_string(e.gid) : e.gname);
+    std::printf("%c%04o %-17s %12llu %s %s%s\n", e.type, e.mode, owner.c_str(),
+                static_cast<unsigned long long>(e.size), local_time(e.mtime).c_str(),
+                e.path.c_str(), target.c_str());
+  }
+}
+
+}  // namespace
+
+int cmd_inspect(int argc, char** argv) {
+  cxxopts::Options options("jellyfin-backup inspect",
+                           "Show what an archive holds (its manifest), reading only its start.");
+  options.custom_help("ARCHIVE [options]");
+  options.add_options()
+      ("archive", "Archive to inspect", cxxopts::value<std::string>())
+      ("list", "Also list every entry (reads the whole archive)");
+  options.parse_positional({"archive"});
+  options.positional_help("ARCHIVE");
+  add_common_flags(options);
+  auto parsed = parse_flags(options, "inspect", argc, argv);
+  if (!parsed) return 0;
+  const CommonFlags flags = common_flags(*parsed);
+  if (!parsed->count("archive")) throw flag_error("inspect", "name the archive to inspect");
+  const std::string archive = (*parsed)["archive"].as<std::string>();
+  const bool list = parsed->count("list") > 0;
+
+  auto source = open_source(archive);
+  InspectResult result = inspect_archive(*source, list);
+
+  if (flags.json) {
+    nlohmann::json out = {{"command", "inspect"},
+                          {"ok", true},
+                          {"archive", archive},
+                          {"archive_bytes", result.archive_bytes ? nlohmann::json(*result.archive_bytes)
+                                                                 : nlohmann::json()},
+                          {"ratio", ratio(result) ? nlohmann::json(*ratio(result)) : nlohmann::json()},
+                          {"manifest", result.manifest.to_json()}};
+    if (list) {
+      nlohmann::json entries = nlohmann::json::array();
+      for (const auto& e : result.entries) {
+        static const std::map<char, const char*> kTypes = {
+            {'-', "file"}, {'d', "dir"}, {'l', "symlink"}, {'h', "hardlink"},
+            {'c', "char"}, {'b', "block"}, {'p', "fifo"}};
+        nlohmann::json j = {{"path", e.path}, {"type", kTypes.at(e.type)}, {"size", e.size},
+                            {"mode", e.mode}, {"uid", e.uid}, {"gid", e.gid},
+                            {"mtime", e.mtime}, {"mtime_nsec", e.mtime_nsec}};
+        if (!e.link.empty()) j["link"] = e.link;
+        entries.push_back(std::move(j));
+      }
+      out["entries"] = std::move(entries);
+    }
+    print_json(out);
+  } else if (!flags.quiet) {
+    print_human(archive, result);
+  }
+  return 0;
+}
+
+}  // namespace jb::cli

@@ -1,0 +1,86 @@
+#include <cstdio>
+
+#include "cli/options.h"
+#include "jellyfin_backup/verify/verify.h"
+
+namespace jb::cli {
+namespace {
+
+std::string describe(const Problem& p) {
+  std::string text = p.path.empty() ? p.problem : p.path + ": " + p.problem;
+  if (!p.expected.empty() || !p.actual.empty())
+    text += " (expected " + p.expected + ", actual " + p.actual + ")";
+  return text;
+}
+
+nlohmann::json to_json(const std::string& archive, const VerifyResult& r) {
+  nlohmann::json problems = nlohmann::json::array();
+  for (const auto& p : r.problems)
+    problems.push_back({{"path", p.path}, {"problem", p.problem}, {"expected", p.expected},
+                        {"actual", p.actual}});
+  nlohmann::json out = {{"command", "verify"},
+                        {"ok", r.ok()},
+                        {"archive", archive},
+                        {"files", r.files},
+                        {"bytes", r.bytes},
+                        {"entries", r.entries},
+                        {"frames", r.frames},
+                        {"bad_entries", r.bad_entries},
+                        {"problems", problems},
+                        {"manifest", r.manifest ? r.manifest->to_json() : nlohmann::json()}};
+  if (!r.ok()) {
+    out["exit_code"] = static_cast<int>(ErrorKind::kDamaged);
+    out["error"] = archive + ": " + describe(r.problems.front());
+  }
+  return out;
+}
+
+}  // namespace
+
+int cmd_verify(int argc, char** argv) {
+  cxxopts::Options options("jellyfin-backup verify",
+                           "Check an archive end to end: zstd frame checksums, tar structure, the "
+                           "manifest, and every file against CHECKSUMS.xxh128.");
+  options.custom_help("ARCHIVE|- [options]");
+  options.add_options()("archive", "Archive to check, or - for stdin", cxxopts::value<std::string>());
+  options.parse_positional({"archive"});
+  options.positional_help("ARCHIVE|-");
+  add_common_flags(options);
+  auto parsed = parse_flags(options, "verify", argc, argv);
+  if (!parsed) return 0;
+  const CommonFlags flags = common_flags(*parsed);
+  if (!parsed->count("archive"))
+    throw flag_error("verify", "name the archive to verify (or - for stdin)");
+  const std::string archive = (*parsed)["archive"].as<std::string>();
+
+  auto source = open_source(archive);
+  ConsoleReporter reporter(flags, "verify");
+  VerifyResult result = verify_archive(*source, reporter);
+  reporter.clear_line();
+
+  if (flags.json) print_json(to_json(archive, result));
+  if (!result.ok()) {
+    std::fprintf(stderr,
+                 "jellyfin-backup: error: %s: %s; %llu bad %s: the archive is damaged, do not "
+                 "restore from it\n",
+                 archive.c_str(), describe(result.problems.front()).c_str(),
+                 static_cast<unsigned long long>(result.bad_entries),
+                 result.bad_entries == 1 ? "entry" : "entries");
+    constexpr std::size_t kShown = 20;
+    for (std::size_t i = 1; i < result.problems.size() && i <= kShown; ++i)
+      std::fprintf(stderr, "  also: %s\n", describe(result.problems[i]).c_str());
+    if (result.problems.size() > kShown + 1)
+      std::fprintf(stderr, "  ... and %zu more\n", result.problems.size() - kShown - 1);
+    return static_cast<int>(ErrorKind::kDamaged);
+  }
+  if (!flags.json && !flags.quiet) {
+    const Manifest& m = *result.manifest;
+    std::printf("%s: OK: %llu files, %s verified (created %s on %s, Jellyfin %s)\n",
+                archive.c_str(), static_cast<unsigned long long>(result.files),
+                human_bytes(result.bytes).c_str(), m.created.c_str(), m.host.c_str(),
+                m.app_version.value_or("version unknown").c_str());
+  }
+  return 0;
+}
+
+}  // namespace jb::cli

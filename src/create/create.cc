@@ -1,0 +1,327 @@
+#include "jellyfin_backup/create/create.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <ctime>
+#include <memory>
+#include <thread>
+#include <unordered_map>
+
+#include "jellyfin_backup/archive/archive_format.h"
+#include "jellyfin_backup/archive/checksum_list.h"
+#include "jellyfin_backup/archive/manifest.h"
+#include "jellyfin_backup/archive/tar_writer.h"
+#include "jellyfin_backup/archive/xxh128.h"
+#include "jellyfin_backup/create/disk_entry.h"
+#include "jellyfin_backup/create/tree_walk.h"
+#include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/atomic_file.h"
+#include "jellyfin_backup/io/interrupt.h"
+#include "jellyfin_backup/pipeline/compress_stage.h"
+#include "jellyfin_backup/version.h"
+
+namespace jb {
+namespace {
+
+constexpr std::size_t kReadBlock = 1 << 20;
+
+std::string utc_stamp(std::time_t t, const char* format) {
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
+std::string host_name() {
+  char buf[HOST_NAME_MAX + 1] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+std::string absolute_dir(const std::string& path, const char* flag) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (!real) {
+    int err = errno;
+    if (err == ENOENT || err == ENOTDIR)
+      throw usage_error(path + ": no such directory (" + flag + ")",
+                        "check the path; it must be an existing directory");
+    throw io_error(path, std::string("cannot use ") + flag + " directory", err);
+  }
+  std::string result(real);
+  ::free(real);
+  struct stat st;
+  if (::stat(result.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    throw usage_error(path + ": not a directory (" + flag + ")");
+  return result;
+}
+
+bool lies_within(const std::string& inner, const std::string& outer) {
+  return inner == outer || (inner.size() > outer.size() && inner.compare(0, outer.size(), outer) == 0 &&
+                            (outer == "/" || inner[outer.size()] == '/'));
+}
+
+// The two trees may not overlap: a file would be stored twice, and a restore
+// of one tree would clobber the other.
+void check_not_nested(const std::string& config, const std::string& data) {
+  if (config == data)
+    throw usage_error("--config and --data are the same directory (" + config + ")");
+  if (lies_within(config, data))
+    throw usage_error("--config " + config + " lies inside --data " + data,
+                      "nested trees are not supported yet; back them up as separate archives");
+  if (lies_within(data, config))
+    throw usage_error("--data " + data + " lies inside --config " + config,
+                      "nested trees are not supported yet; back them up as separate archives");
+}
+
+// Where the archive goes: a directory gets a generated name.
+std::string resolve_output(const std::string& output, std::time_t now,
+                           const std::optional<std::string>& version) {
+  struct stat st;
+  if (::stat(output.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    std::string dir = output;
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    return dir + "/" + archive_file_name(now, version);
+  }
+  if (!output.empty() && output.back() == '/')
+    throw io_error(output, "output directory does not exist", 0,
+                   "create it first or choose another --output");
+  return output;
+}
+
+Manifest make_manifest(const BackupPlan& plan, const CreateOptions& options, std::time_t now) {
+  Manifest m;
+  m.format_version = format::kFormatVersion;
+  m.tool_version = kToolVersion;
+  m.created = utc_stamp(now, "%Y-%m-%dT%H:%M:%SZ");
+  m.host = host_name();
+  m.app_version = options.server_version;
+  if (options.server_version) m.app_version_source = "command line (--server-version)";
+  for (const auto& tree : plan.trees)
+    m.trees.push_back({tree.spec.name, tree.spec.source, tree.files, tree.bytes, tree.entries});
+  m.excludes = options.excludes;
+  m.compression_level = options.level;
+  m.frame_bytes = format::kFrameTargetBytes;
+  return m;
+}
+
+// Streams one archive entry: the whole hot loop of create.
+class EntryStreamer {
+ public:
+  EntryStreamer(const BackupPlan& plan, TarWriter& tar, CompressStage& stage, Reporter& reporter)
+      : plan_(plan), tar_(tar), stage_(stage), reporter_(reporter), buffer_(kReadBlock) {
+    progress_.files_total = plan.total_files();
+    progress_.bytes_total = plan.total_bytes();
+  }
+
+  void stream(const PlannedEntry& planned) {
+    throw_if_interrupted();
+    std::string source = plan_.source_path(planned);
+    bool has_data = S_ISREG(planned.st.st_mode) && planned.hardlink_target.empty();
+    UniqueFd fd;
+    if (has_data) fd = open_for_reading(source);
+    ArchiveEntryPtr entry = builder_.build(planned, source, fd.get());
+    std::string warning = tar_.write_header(entry.get());
+    if (!warning.empty()) reporter_.warning(source + ": " + warning);
+    if (S_ISREG(planned.st.st_mode)) {
+      std::string hex = has_data ? copy_data(planned, source, fd.get(), entry.get())
+                                 : sums_of_first_link(planned);
+      checksums_ += format_checksum_line(hex, planned.archive_path);
+      file_sums_.emplace(planned.archive_path, hex);
+      ++progress_.files_done;
+    }
+    tar_.finish_entry();
+    stage_.entry_boundary();
+    reporter_.progress(progress_);
+  }
+
+  const std::string& checksums() const { return checksums_; }
+
+ private:
+  static UniqueFd open_for_reading(const std::string& path) {
+    // O_NOATIME spares a write per file, but only the owner (or root) may use it.
+    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      throw io_error(path, "cannot read", errno,
+                     errno == EACCES ? "run as a user that can read the whole tree "
+                                       "(the jellyfin user or root); no archive was written"
+                                     : "no archive was written");
+    }
+    return UniqueFd(fd);
+  }
+
+  // The data regions of the entry: its sparse map, or the whole file.
+  static std::vector<std::pair<std::uint64_t, std::uint64_t>> regions(archive_entry* entry,
+                                                                      std::uint64_t size) {
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
+    if (archive_entry_sparse_reset(entry) > 0) {
+      la_int64_t offset, length;
+      while (archive_entry_sparse_next(entry, &offset, &length) == ARCHIVE_OK)
+        out.emplace_back(offset, length);
+    }
+    if (out.empty()) out.emplace_back(0, size);
+    return out;
+  }
+
+  // Reads the file once, exactly as many bytes as its header states: the
+  // hash and the archive see the same bytes even if the file changes.
+  std::string copy_data(const PlannedEntry& planned, const std::string& source, int fd,
+                        archive_entry* entry) {
+    const auto size = static_cast<std::uint64_t>(planned.st.st_size);
+    Xxh128 hash;
+    std::uint64_t position = 0;
+    bool shrank = false;
+    auto emit = [&](const char* data, std::size_t n) {
+      hash.update(data, n);
+      tar_.write_data(data, n);
+      position += n;
+      progress_.bytes_done += n;
+      reporter_.progress(progress_);
+    };
+    auto emit_zeros = [&](std::uint64_t n) {
+      std::fill(buffer_.begin(), buffer_.end(), 0);
+      while (n > 0) {
+        std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(n, buffer_.size()));
+        emit(buffer_.data(), chunk);
+        n -= chunk;
+      }
+    };
+    for (auto [offset, length] : regions(entry, size)) {
+      if (offset > position) emit_zeros(offset - position);  // a hole: pax stores none of it
+      std::uint64_t end = std::min(size, offset + length);
+      while (position < end && !shrank) {
+        throw_if_interrupted();
+        std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(end - position, buffer_.size()));
+        ssize_t n = ::pread(fd, buffer_.data(), want, static_cast<off_t>(position));
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          throw io_error(source, "cannot read", errno, "no archive was written");
+        }
+        if (n == 0) shrank = true;
+        else emit(buffer_.data(), static_cast<std::size_t>(n));
+      }
+    }
+    if (position < size) emit_zeros(size - position);  // trailing hole, or the file shrank
+
+    struct stat now;
+    bool changed = shrank || ::fstat(fd, &now) != 0 || now.st_size != planned.st.st_size ||
+                   now.st_mtim.tv_sec != planned.st.st_mtim.tv_sec ||
+                   now.st_mtim.tv_nsec != planned.st.st_mtim.tv_nsec;
+    if (changed) {
+      std::string message = source + ": changed while it was read; the archive holds " +
+                            std::to_string(size) + " bytes of it (is the server running?)";
+      reporter_.warning(message);
+    }
+    return hash.hex_digest();
+  }
+
+  std::string sums_of_first_link(const PlannedEntry& planned) {
+    return file_sums_.at(planned.hardlink_target);
+  }
+
+  const BackupPlan& plan_;
+  TarWriter& tar_;
+  CompressStage& stage_;
+  Reporter& reporter_;
+  DiskEntryBuilder builder_;
+  std::vector<char> buffer_;
+  std::string checksums_;
+  std::unordered_map<std::string, std::string> file_sums_;
+  Progress progress_;
+};
+
+// Collects warnings for the result while passing them on.
+class CollectingReporter : public Reporter {
+ public:
+  CollectingReporter(Reporter& next, std::vector<std::string>& warnings)
+      : next_(next), warnings_(warnings) {}
+  void warning(const std::string& message) override {
+    warnings_.push_back(message);
+    next_.warning(message);
+  }
+  void progress(const Progress& p) override { next_.progress(p); }
+
+ private:
+  Reporter& next_;
+  std::vector<std::string>& warnings_;
+};
+
+}  // namespace
+
+std::string archive_file_name(std::int64_t unix_time, const std::optional<std::string>& version) {
+  std::string v;
+  for (char c : version.value_or(std::string(format::kUnknownVersion))) {
+    bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '_' || c == '+' || c == '-';
+    v.push_back(safe ? c : '_');
+  }
+  if (v.empty()) v = format::kUnknownVersion;
+  return std::string(format::kArchivePrefix) + utc_stamp(static_cast<std::time_t>(unix_time), "%Y%m%dT%H%M%SZ") +
+         "_" + v + std::string(format::kArchiveSuffix);
+}
+
+CreateResult create_archive(const CreateOptions& options, Reporter& outer_reporter) {
+  const auto start = std::chrono::steady_clock::now();
+  CreateResult result;
+  CollectingReporter reporter(outer_reporter, result.warnings);
+
+  // First, check the request and fix what the archive will hold.
+  if (options.level < format::kMinLevel || options.level > format::kMaxLevel)
+    throw usage_error("--level " + std::to_string(options.level) + ": must be between " +
+                      std::to_string(format::kMinLevel) + " and " + std::to_string(format::kMaxLevel));
+  const std::string config = absolute_dir(options.config_dir, "--config");
+  const std::string data = absolute_dir(options.data_dir, "--data");
+  check_not_nested(config, data);
+  const ExcludeSet excludes(options.excludes);
+  const std::time_t now = std::time(nullptr);
+  const BackupPlan plan = plan_backup(
+      {{std::string(format::kConfigTree), config}, {std::string(format::kDataTree), data}},
+      excludes, reporter);
+  const Manifest manifest = make_manifest(plan, options, now);
+  const std::string manifest_text = manifest.serialize();
+
+  // Second, open the output: nothing appears under its final name before commit.
+  std::unique_ptr<Sink> sink;
+  if (options.output == "-") {
+    sink = std::make_unique<FdSink>(STDOUT_FILENO, "stdout");
+    result.path = "-";
+  } else {
+    result.path = resolve_output(options.output, now, options.server_version);
+    sink = std::make_unique<AtomicFile>(AtomicFile::create(result.path));
+  }
+
+  // Third, stream: manifest, every entry, then the checksum trailer.
+  int threads = options.threads > 0 ? options.threads
+                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  CompressStage stage(*sink, {options.level, threads, format::kFrameTargetBytes});
+  TarWriter tar = TarWriter::open(stage);
+  tar.write_memory_file(format::kManifestName, manifest_text, now);
+  stage.entry_boundary();
+  EntryStreamer streamer(plan, tar, stage, reporter);
+  for (const auto& entry : plan.entries) streamer.stream(entry);
+  std::string checksums = format_checksum_line(Xxh128::hex_of(manifest_text), format::kManifestName);
+  checksums += streamer.checksums();
+  tar.write_memory_file(format::kChecksumsName, checksums, now);
+  tar.close();
+
+  // Last, make it durable and give it its name.
+  stage.commit();
+
+  result.bytes_in = plan.total_bytes();
+  result.tar_bytes = stage.bytes_in();
+  result.bytes_out = stage.bytes_out();
+  result.frames = stage.frames();
+  result.files = plan.total_files();
+  result.entries = plan.entries.size();
+  result.version = options.server_version;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace jb

@@ -1,0 +1,126 @@
+#include "jellyfin_backup/io/atomic_file.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <random>
+
+#include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/interrupt.h"
+
+namespace jb {
+namespace {
+
+std::string dir_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string base_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string random_suffix() {
+  static const char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::random_device rd;
+  std::string s;
+  for (int i = 0; i < 8; ++i) s.push_back(kChars[rd() % (sizeof kChars - 1)]);
+  return s;
+}
+
+void fsync_dir(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw io_error(dir, "cannot open directory to sync it", errno);
+  if (::fsync(fd.get()) != 0 && errno != EINVAL)
+    throw io_error(dir, "cannot sync directory", errno);
+}
+
+// Moves `from` to `to` but never replaces an existing `to`.
+void rename_no_replace(const std::string& from, const std::string& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return;
+  int err = errno;
+  if (err == EEXIST)
+    throw io_error(to, "already exists", 0, "it was created while the archive was written; "
+                                            "nothing was overwritten");
+  if (err != EINVAL && err != ENOSYS) throw io_error(to, "cannot rename the finished archive", err);
+  // Filesystems without RENAME_NOREPLACE: link() also refuses to replace.
+  if (::link(from.c_str(), to.c_str()) != 0) {
+    err = errno;
+    throw io_error(to, err == EEXIST ? "already exists" : "cannot link the finished archive", err);
+  }
+  ::unlink(from.c_str());
+}
+
+}  // namespace
+
+AtomicFile AtomicFile::create(const std::string& final_path) {
+  std::string dir = dir_of(final_path);
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0)
+    throw io_error(dir, "cannot use output directory", errno,
+                   errno == ENOENT ? "create it first or choose another --output" : "");
+  if (!S_ISDIR(st.st_mode))
+    throw io_error(dir, "output directory is not a directory", 0);
+  if (::lstat(final_path.c_str(), &st) == 0)
+    throw io_error(final_path, "already exists", 0,
+                   "choose another --output; an existing file is never overwritten");
+
+  for (int attempt = 0;; ++attempt) {
+    std::string temp = dir + "/." + base_of(final_path) + ".tmp-" + random_suffix();
+    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      if (errno == EEXIST && attempt < 16) continue;
+      throw io_error(dir, "cannot create a file in the output directory", errno);
+    }
+    UniqueFd owned(fd);
+    // The umask may only remove bits; make the mode exactly 0600 either way.
+    if (::fchmod(fd, 0600) != 0) {
+      int err = errno;
+      ::unlink(temp.c_str());
+      throw io_error(temp, "cannot set mode 0600", err);
+    }
+    return AtomicFile(final_path, std::move(temp), std::move(owned));
+  }
+}
+
+AtomicFile::AtomicFile(std::string final_path, std::string temp_path, UniqueFd fd)
+    : final_path_(std::move(final_path)), temp_path_(std::move(temp_path)), fd_(std::move(fd)) {
+  cleanup_slot_ = register_cleanup_path(temp_path_);
+}
+
+AtomicFile::AtomicFile(AtomicFile&& other) noexcept
+    : final_path_(std::move(other.final_path_)),
+      temp_path_(std::move(other.temp_path_)),
+      fd_(std::move(other.fd_)),
+      committed_(other.committed_),
+      cleanup_slot_(std::exchange(other.cleanup_slot_, -1)) {
+  other.committed_ = true;  // the moved-from object owns nothing to remove
+}
+
+AtomicFile::~AtomicFile() {
+  unregister_cleanup_path(cleanup_slot_);
+  if (!committed_) ::unlink(temp_path_.c_str());
+}
+
+void AtomicFile::write(const void* data, std::size_t size) {
+  write_all(fd_.get(), data, size, temp_path_);
+}
+
+void AtomicFile::commit() {
+  if (::fsync(fd_.get()) != 0) throw io_error(temp_path_, "cannot sync to disk", errno);
+  if (::close(fd_.release()) != 0) throw io_error(temp_path_, "cannot close", errno);
+  throw_if_interrupted();  // the handler may already have removed the temp file
+  rename_no_replace(temp_path_, final_path_);
+  committed_ = true;
+  unregister_cleanup_path(cleanup_slot_);
+  cleanup_slot_ = -1;
+  fsync_dir(dir_of(final_path_));
+}
+
+}  // namespace jb

@@ -1,0 +1,97 @@
+// jellyfin-backup: the thin CLI over libjellyfin_backup. It picks the
+// command, and turns a jb::Error into its documented exit code and one line
+// on stderr (plus a JSON object on stdout with --json).
+#include <clocale>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.h"
+#include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/interrupt.h"
+#include "jellyfin_backup/version.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "Usage: jellyfin-backup COMMAND [options]\n"
+    "\n"
+    "Back up and check a Jellyfin server's config and data directories as one\n"
+    "verified tar.zst archive.\n"
+    "\n"
+    "Commands:\n"
+    "  create   back up --data and --config into an archive\n"
+    "  verify   check an archive end to end (every byte of every file)\n"
+    "  inspect  show an archive's manifest; --list its entries\n"
+    "\n"
+    "Every command takes --json, --quiet and --help.\n"
+    "Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 archive damaged or unsafe,\n"
+    "4 refused for safety. See man jellyfin-backup.\n";
+
+bool wants_json(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--json") == 0) return true;
+  return false;
+}
+
+bool writes_archive_to_stdout(int argc, char** argv) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--output") == 0 && std::strcmp(argv[i + 1], "-") == 0) return true;
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--output=-") == 0) return true;
+  return false;
+}
+
+int report(const jb::Error& e, const char* command, int argc, char** argv) {
+  std::fprintf(stderr, "jellyfin-backup: error: %s\n", e.full_message().c_str());
+  if (wants_json(argc, argv)) {
+    jb::cli::print_json({{"command", command ? command : ""},
+                         {"ok", false},
+                         {"exit_code", e.exit_code()},
+                         {"error", e.full_message()}},
+                        writes_archive_to_stdout(argc, argv));
+  }
+  return e.exit_code();
+}
+
+int run(const std::string& command, int argc, char** argv) {
+  if (command == "create") return jb::cli::cmd_create(argc, argv);
+  if (command == "verify") return jb::cli::cmd_verify(argc, argv);
+  if (command == "inspect") return jb::cli::cmd_inspect(argc, argv);
+  throw jb::usage_error("unknown command '" + command + "'",
+                        "run `jellyfin-backup --help` for the list of commands");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Names are stored byte for byte: UTF-8 stays UTF-8, anything else is kept
+  // raw by libarchive, whatever the user's locale.
+  if (!std::setlocale(LC_CTYPE, "C.UTF-8")) std::setlocale(LC_CTYPE, "");
+  jb::install_interrupt_handlers();
+
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (std::strcmp(argv[1], "--version") == 0) {
+    std::printf("jellyfin-backup %s\n", jb::kToolVersion);
+    return 0;
+  }
+  const char* command = argv[1];
+  try {
+    // The command sees itself as argv[0].
+    return run(command, argc - 1, argv + 1);
+  } catch (const jb::Error& e) {
+    return report(e, command, argc, argv);
+  } catch (const std::bad_alloc&) {
+    return report(jb::Error(jb::ErrorKind::kRuntime, "out of memory"), command, argc, argv);
+  } catch (const std::exception& e) {
+    return report(jb::Error(jb::ErrorKind::kRuntime, std::string("internal error: ") + e.what(),
+                            "please report this"),
+                  command, argc, argv);
+  }
+}

@@ -1,0 +1,630 @@
+"""Shared helpers for the black-box end-to-end tests of jellyfin-backup.
+
+Every test file in this folder is run on its own as `python3 tests/e2e/test_<topic>.py` with
+`JB_BIN` (absolute path of the built binary) and `JB_SAMPLE` (absolute path of
+scripts/make-sample-tree.py) in the environment. The tests drive the binary exactly as a user would:
+through argv, stdin/stdout, exit codes and stderr, and check the archives with independent tools
+(GNU tar, zstd, xxh128sum) or plain Python.
+
+Python 3.11 standard library only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+BIN = os.environ.get("JB_BIN") or str(REPO_ROOT / "build" / "jellyfin-backup")
+SAMPLE = os.environ.get("JB_SAMPLE") or str(REPO_ROOT / "scripts" / "make-sample-tree.py")
+
+# Time limit for one run of the binary on the small trees used here.
+DEFAULT_TIMEOUT = 30
+
+ERROR_PREFIX = "jellyfin-backup: error: "
+WARNING_PREFIX = "jellyfin-backup: warning: "
+
+ZSTD_MAGIC = 0xFD2FB528
+FRAME_BYTES = 16 * 1024 * 1024
+
+# Archive name produced when --output is a directory.
+ARCHIVE_NAME_RE = re.compile(r"^jellyfin\.(\d{8}T\d{6}Z)_([A-Za-z0-9._+-]+)\.tar\.zst$")
+
+NOBODY = 65534
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Running the binary
+
+
+@dataclasses.dataclass
+class Result:
+    """What one run of the binary produced."""
+
+    args: list
+    code: int
+    out: bytes
+    err: bytes
+
+    @property
+    def stdout(self) -> str:
+        return self.out.decode("utf-8", "replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.err.decode("utf-8", "replace")
+
+    def json(self):
+        """stdout parsed as one JSON object."""
+        return json.loads(self.out.decode("utf-8"))
+
+    def describe(self) -> str:
+        return (
+            f"command: {' '.join(map(str, self.args))}\n"
+            f"exit code: {self.code}\n"
+            f"stdout: {self.out[:2000]!r}\n"
+            f"stderr: {self.err[:2000]!r}"
+        )
+
+
+def _child_setup():
+    # A shell that starts us in the background may have set SIGINT to SIG_IGN; the binary must see
+    # the default dispositions, as it would from a terminal.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+SETPRIV = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+_nobody_bin: str | None = None
+
+
+def nobody_bin() -> str:
+    """A path of the binary that the unprivileged user can execute.
+
+    The build dir may sit below a directory closed to others (e.g. /root); then a copy in a fresh
+    world-readable temp dir is used (the binary links only system libraries).
+    """
+    global _nobody_bin
+    if _nobody_bin is None:
+        probe = subprocess.run(SETPRIV + [BIN, "--version"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, cwd="/")
+        if probe.returncode == 0:
+            _nobody_bin = BIN
+        else:
+            d = tempfile.mkdtemp(prefix="jb-e2e-bin-")
+            os.chmod(d, 0o755)
+            _nobody_bin = os.path.join(d, "jellyfin-backup")
+            shutil.copy2(BIN, _nobody_bin)
+            os.chmod(_nobody_bin, 0o755)
+            import atexit
+            atexit.register(shutil.rmtree, d, True)
+    return _nobody_bin
+
+
+def command(args, drop_privs=False) -> list:
+    """argv for running the binary with `args`; as an unprivileged user when `drop_privs` and root."""
+    args = [os.fspath(a) if isinstance(a, os.PathLike) else a for a in args]
+    if drop_privs and is_root():
+        return SETPRIV + [nobody_bin()] + args
+    return [BIN] + args
+
+
+def run(args, *, input: bytes | None = None, stdin=None, stdout=subprocess.PIPE,
+        timeout: float = DEFAULT_TIMEOUT, drop_privs: bool = False, env=None,
+        cwd=None) -> Result:
+    """Runs the binary with `args`, capturing stdout (unless redirected) and stderr."""
+    argv = command(args, drop_privs)
+    if input is None and stdin is None:
+        stdin = subprocess.DEVNULL
+    proc = subprocess.run(
+        argv,
+        input=input,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        timeout=timeout,
+        env=env,
+        cwd=cwd,
+        preexec_fn=_child_setup,
+    )
+    return Result(argv, proc.returncode, proc.stdout or b"", proc.stderr or b"")
+
+
+def popen(args, *, drop_privs=False, **kw) -> subprocess.Popen:
+    kw.setdefault("stdin", subprocess.DEVNULL)
+    kw.setdefault("stdout", subprocess.PIPE)
+    kw.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen(command(args, drop_privs), preexec_fn=_child_setup, **kw)
+
+
+def tool(argv, *, input=None, timeout=DEFAULT_TIMEOUT, cwd=None, check=True, stdout=subprocess.PIPE):
+    """Runs an independent tool (tar, zstd, xxh128sum); raises with its output when it fails."""
+    proc = subprocess.run([os.fspath(a) for a in argv], input=input, stdout=stdout,
+                          stderr=subprocess.PIPE, timeout=timeout, cwd=cwd,
+                          stdin=None if input is not None else subprocess.DEVNULL)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(map(str, argv))} failed with {proc.returncode}:\n"
+            f"stdout: {(proc.stdout or b'')[:2000]!r}\nstderr: {proc.stderr[:2000]!r}")
+    return proc
+
+
+def error_lines(res: Result) -> list[str]:
+    return [l for l in res.stderr.splitlines() if not l.startswith(WARNING_PREFIX)]
+
+
+def warning_lines(res: Result) -> list[str]:
+    return [l for l in res.stderr.splitlines() if l.startswith(WARNING_PREFIX)]
+
+
+# --------------------------------------------------------------------------------------------------
+# Files and trees
+
+
+def write_file(path, data: bytes = b"", mode: int | None = None, mtime_ns: int | None = None):
+    path = Path(os.fsdecode(path)) if isinstance(path, bytes) else Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+    if mode is not None:
+        os.chmod(path, mode)
+    if mtime_ns is not None:
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+    return path
+
+
+def write_random_file(path, size: int, mode: int = 0o644) -> Path:
+    """A file of `size` incompressible bytes, written in 1 MiB pieces."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            n = min(left, 1 << 20)
+            f.write(os.urandom(n))
+            left -= n
+    os.chmod(path, mode)
+    return path
+
+
+def make_basic_trees(root, *, seed: int = 0) -> tuple[Path, Path]:
+    """A small Jellyfin-like pair of trees root/config and root/data with known contents."""
+    root = Path(root)
+    config = root / "config"
+    data = root / "data"
+    write_file(config / "system.xml", b"<ServerConfiguration>\n  <IsStartupWizardCompleted>true"
+               b"</IsStartupWizardCompleted>\n</ServerConfiguration>\n", 0o600)
+    write_file(config / "network.xml", b"<NetworkConfiguration/>\n", 0o644)
+    write_file(config / "logging.default.json", b'{"Serilog": {}}\n', 0o644)
+    write_file(config / ".jellyfin-config", b"", 0o644)
+    write_file(data / ".jellyfin-data", b"", 0o644)
+    write_file(data / "data" / "jellyfin.db", (b"SQLite format 3\x00" + bytes(range(256)) * 64), 0o644)
+    write_file(data / "data" / "device.txt", b"0123456789abcdef%d\n" % seed, 0o644)
+    write_file(data / "metadata" / "library" / "ab" / "poster.jpg", os.urandom(20000), 0o644)
+    write_file(data / "plugins" / "configurations" / "plugin.xml", b"<PluginConfiguration/>\n")
+    (data / "root" / "default" / "Movies").mkdir(parents=True)
+    write_file(data / "root" / "default" / "Movies" / "options.xml", b"<LibraryOptions/>\n")
+    return config, data
+
+
+def make_sample_trees(root, *, special: bool = False, seed: int = 1) -> tuple[Path, Path]:
+    """Trees from scripts/make-sample-tree.py when it exists, else make_basic_trees."""
+    root = Path(root)
+    if os.path.isfile(SAMPLE):
+        argv = [sys.executable, SAMPLE, str(root), "--scale", "small", "--seed", str(seed)]
+        if special:
+            argv.append("--special")
+        tool(argv, timeout=60)
+        return root / "config", root / "data"
+    return make_basic_trees(root, seed=seed)
+
+
+def give_to_nobody(path):
+    """When root: hands the tree at `path` to the unprivileged user the tests drop to."""
+    if not is_root():
+        return
+    os.lchown(path, NOBODY, NOBODY)
+    for dirpath, dirnames, filenames in os.walk(path):
+        for n in dirnames + filenames:
+            os.lchown(os.path.join(dirpath, n), NOBODY, NOBODY)
+
+
+def rmtree_force(path):
+    """Removes a tree even where a test took permissions away."""
+
+    def onerror(func, p, exc):
+        try:
+            parent = os.path.dirname(p)
+            os.chmod(parent, 0o700)
+            if os.path.isdir(p) and not os.path.islink(p):
+                os.chmod(p, 0o700)
+        except OSError:
+            pass
+        try:
+            func(p)
+        except OSError:
+            pass
+
+    if os.path.lexists(path):
+        shutil.rmtree(path, onerror=onerror)
+
+
+@dataclasses.dataclass
+class Entry:
+    kind: str  # file, dir, symlink, fifo, chr, blk, socket
+    mode: int
+    uid: int
+    gid: int
+    mtime_ns: int
+    size: int
+    sha256: str | None
+    target: bytes | None
+    xattrs: dict
+    ino: tuple
+    nlink: int
+    rdev: int
+
+
+def _kind(st) -> str:
+    m = st.st_mode
+    if stat.S_ISREG(m):
+        return "file"
+    if stat.S_ISDIR(m):
+        return "dir"
+    if stat.S_ISLNK(m):
+        return "symlink"
+    if stat.S_ISFIFO(m):
+        return "fifo"
+    if stat.S_ISCHR(m):
+        return "chr"
+    if stat.S_ISBLK(m):
+        return "blk"
+    if stat.S_ISSOCK(m):
+        return "socket"
+    return "other"
+
+
+def _user_xattrs(path: bytes, follow: bool) -> dict:
+    try:
+        names = os.listxattr(path, follow_symlinks=follow)
+    except OSError:
+        return {}
+    out = {}
+    for n in names:
+        if n.startswith("user."):
+            out[n] = os.getxattr(path, n, follow_symlinks=follow)
+    return out
+
+
+def snapshot(root) -> dict[bytes, Entry]:
+    """Every entry below `root` (root itself as b''), keyed by relative path bytes."""
+    root_b = os.fsencode(root)
+    result = {}
+
+    def visit(rel: bytes):
+        full = os.path.join(root_b, rel) if rel else root_b
+        st = os.lstat(full)
+        kind = _kind(st)
+        sha = None
+        target = None
+        if kind == "file":
+            h = hashlib.sha256()
+            with open(full, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+            sha = h.hexdigest()
+        elif kind == "symlink":
+            target = os.readlink(full)
+        result[rel] = Entry(kind, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_mtime_ns,
+                            st.st_size if kind == "file" else 0, sha, target,
+                            _user_xattrs(full, kind != "symlink") if kind in ("file", "dir") else {},
+                            (st.st_dev, st.st_ino), st.st_nlink, st.st_rdev)
+        if kind == "dir":
+            for name in sorted(os.listdir(full)):
+                visit(os.path.join(rel, name) if rel else name)
+
+    visit(b"")
+    return result
+
+
+def compare_trees(src, dst, *, skip_kinds=("socket",), check_dir_mtime=True,
+                  check_owner=True) -> list[str]:
+    """Differences between two trees as readable strings (empty list when they agree)."""
+    a = {k: v for k, v in snapshot(src).items() if v.kind not in skip_kinds}
+    b = snapshot(dst)
+    problems = []
+    for p in sorted(set(a) - set(b)):
+        problems.append(f"missing in extraction: {p!r}")
+    for p in sorted(set(b) - set(a)):
+        problems.append(f"unexpected in extraction: {p!r}")
+    for p in sorted(set(a) & set(b)):
+        x, y = a[p], b[p]
+        if x.kind != y.kind:
+            problems.append(f"{p!r}: type {x.kind} != {y.kind}")
+            continue
+        if x.kind != "symlink" and x.mode != y.mode:
+            problems.append(f"{p!r}: mode {oct(x.mode)} != {oct(y.mode)}")
+        if check_owner and (x.uid, x.gid) != (y.uid, y.gid):
+            problems.append(f"{p!r}: owner {x.uid}:{x.gid} != {y.uid}:{y.gid}")
+        # Symlink times are not compared: restoring them is up to the extracting tool.
+        if x.kind in ("file", "fifo") or (x.kind == "dir" and check_dir_mtime and p != b""):
+            if x.mtime_ns != y.mtime_ns:
+                problems.append(f"{p!r}: mtime_ns {x.mtime_ns} != {y.mtime_ns}")
+        if x.kind == "file" and (x.size, x.sha256) != (y.size, y.sha256):
+            problems.append(f"{p!r}: content differs (size {x.size} vs {y.size})")
+        if x.kind == "symlink" and x.target != y.target:
+            problems.append(f"{p!r}: symlink target {x.target!r} != {y.target!r}")
+        if x.kind in ("chr", "blk") and x.rdev != y.rdev:
+            problems.append(f"{p!r}: device {x.rdev} != {y.rdev}")
+        if x.xattrs != y.xattrs:
+            problems.append(f"{p!r}: xattrs {x.xattrs!r} != {y.xattrs!r}")
+    # Hardlink identity: paths sharing an inode in the source share one in the extraction.
+    groups: dict[tuple, list[bytes]] = {}
+    for p, e in a.items():
+        if e.kind == "file" and e.nlink > 1:
+            groups.setdefault(e.ino, []).append(p)
+    for paths in groups.values():
+        if len(paths) < 2 or any(p not in b for p in paths):
+            continue
+        inos = {b[p].ino for p in paths}
+        if len(inos) != 1:
+            problems.append(f"hardlinks not preserved: {paths!r}")
+    return problems
+
+
+def expected_order(roots: list[tuple[str, Path]], skip_kinds=("socket",)) -> list[bytes]:
+    """Archive entry order the spec requires: each tree depth-first, children sorted bytewise."""
+    out = []
+
+    def visit(arc: bytes, full: bytes):
+        out.append(arc)
+        st = os.lstat(full)
+        if stat.S_ISDIR(st.st_mode):
+            for name in sorted(os.listdir(full)):
+                child = os.path.join(full, name)
+                if _kind(os.lstat(child)) in skip_kinds:
+                    continue
+                visit(arc + b"/" + name, child)
+
+    for name, path in roots:
+        visit(os.fsencode(name), os.fsencode(path))
+    return out
+
+
+def list_dir(path) -> list[str]:
+    return sorted(os.listdir(path))
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# Archives, inspected independently of the binary
+
+
+@dataclasses.dataclass
+class Frame:
+    offset: int
+    length: int
+    has_checksum: bool
+    skippable: bool = False
+
+
+def zstd_frames(data: bytes) -> list[Frame]:
+    """Splits a zstd stream into frames by parsing headers and block headers (RFC 8878)."""
+    frames = []
+    pos = 0
+    n = len(data)
+    while pos < n:
+        if pos + 4 > n:
+            raise ValueError(f"truncated frame magic at {pos}")
+        magic = int.from_bytes(data[pos:pos + 4], "little")
+        if 0x184D2A50 <= magic <= 0x184D2A5F:
+            size = int.from_bytes(data[pos + 4:pos + 8], "little")
+            frames.append(Frame(pos, 8 + size, False, True))
+            pos += 8 + size
+            continue
+        if magic != ZSTD_MAGIC:
+            raise ValueError(f"bad frame magic {magic:#x} at {pos}")
+        fhd = data[pos + 4]
+        fcs_flag = fhd >> 6
+        single_segment = (fhd >> 5) & 1
+        checksum = bool((fhd >> 2) & 1)
+        did_flag = fhd & 3
+        p = pos + 5
+        if not single_segment:
+            p += 1
+        p += (0, 1, 2, 4)[did_flag]
+        p += (1 if single_segment else 0, 2, 4, 8)[fcs_flag]
+        while True:
+            if p + 3 > n:
+                raise ValueError(f"truncated block header at {p}")
+            bh = int.from_bytes(data[p:p + 3], "little")
+            p += 3
+            last = bh & 1
+            btype = (bh >> 1) & 3
+            bsize = bh >> 3
+            if btype == 3:
+                raise ValueError(f"reserved block type at {p - 3}")
+            p += 1 if btype == 1 else bsize
+            if last:
+                break
+        if checksum:
+            p += 4
+        if p > n:
+            raise ValueError("truncated frame")
+        frames.append(Frame(pos, p - pos, checksum))
+        pos = p
+    return frames
+
+
+def zstd_decompress(data: bytes) -> bytes:
+    return tool(["zstd", "-q", "-d", "-c"], input=data).stdout
+
+
+def zstd_compress(data: bytes, level: int = 3) -> bytes:
+    return tool(["zstd", "-q", f"-{level}", "--check", "-c"], input=data).stdout
+
+
+def tar_members(tar_bytes: bytes) -> list[tarfile.TarInfo]:
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes), mode="r:", encoding="utf-8",
+                      errors="surrogateescape") as tf:
+        return tf.getmembers()
+
+
+def member_name_bytes(m: tarfile.TarInfo) -> bytes:
+    return m.name.encode("utf-8", "surrogateescape").rstrip(b"/")
+
+
+def tar_member_span(tar_bytes: bytes, name: str) -> tuple[int, int, int]:
+    """(header start, data start, end) of member `name` in an uncompressed tar."""
+    for m in tar_members(tar_bytes):
+        if m.name.rstrip("/") == name:
+            end = m.offset_data + ((m.size + 511) // 512) * 512
+            return m.offset, m.offset_data, end
+    raise KeyError(name)
+
+
+def tar_end_of_entries(tar_bytes: bytes) -> int:
+    """Offset just after the last member's data (where the end-of-archive blocks start)."""
+    last = tar_members(tar_bytes)[-1]
+    return last.offset_data + ((last.size + 511) // 512) * 512
+
+
+def read_member(tar_bytes: bytes, name: str) -> bytes:
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes), mode="r:", encoding="utf-8",
+                      errors="surrogateescape") as tf:
+        for m in tf.getmembers():
+            if m.name == name:
+                return tf.extractfile(m).read()
+    raise KeyError(name)
+
+
+def pax_file_entry(name: str, data: bytes, mode: int = 0o644) -> bytes:
+    """One POSIX pax tar entry (header + padded data), without the end-of-archive blocks."""
+    ti = tarfile.TarInfo(name)
+    ti.size = len(data)
+    ti.mode = mode
+    ti.mtime = int(time.time())
+    ti.uid = os.getuid()
+    ti.gid = os.getgid()
+    buf = ti.tobuf(format=tarfile.PAX_FORMAT, encoding="utf-8", errors="surrogateescape")
+    pad = (512 - len(data) % 512) % 512
+    return buf + data + b"\0" * pad
+
+
+def flip(data: bytes, offset: int, xor: int = 0x55) -> bytes:
+    b = bytearray(data)
+    b[offset] ^= xor
+    return bytes(b)
+
+
+def parse_checksums(text: bytes) -> dict[bytes, str]:
+    """CHECKSUMS.xxh128 as {path bytes: hex digest}, undoing the coreutils escaped form."""
+    out = {}
+    for line in text.split(b"\n"):
+        if not line:
+            continue
+        escaped = line.startswith(b"\\")
+        if escaped:
+            line = line[1:]
+        digest, sep, name = line.partition(b"  ")
+        if not sep:
+            raise ValueError(f"malformed checksum line {line!r}")
+        if escaped:
+            name = re.sub(rb"\\(.)", lambda m: {b"n": b"\n", b"\\": b"\\", b"r": b"\r"}
+                          .get(m.group(1), m.group(1)), name)
+        out[name] = digest.decode()
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Test case base
+
+
+class E2ETestCase(unittest.TestCase):
+    """Gives each test a fresh temporary directory (self.tmp) that is removed afterwards."""
+
+    maxDiff = 4000
+
+    @classmethod
+    def setUpClass(cls):
+        if not (os.path.isfile(BIN) and os.access(BIN, os.X_OK)):
+            raise RuntimeError(f"binary under test not found or not executable: {BIN} "
+                               "(set JB_BIN to the built jellyfin-backup)")
+
+    def setUp(self):
+        self.tmp = Path(tempfile.mkdtemp(prefix="jb-e2e-"))
+        # Reachable by an unprivileged user, for the tests that drop privileges.
+        os.chmod(self.tmp, 0o755)
+        self.addCleanup(rmtree_force, self.tmp)
+
+    def mkdir(self, *parts) -> Path:
+        p = self.tmp.joinpath(*parts)
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+    # -- assertions ---------------------------------------------------------------------------
+
+    def assertExit(self, res: Result, code: int, msg: str = ""):
+        if res.code != code:
+            self.fail(f"expected exit code {code}, got {res.code}. {msg}\n{res.describe()}")
+
+    def assertErrorShape(self, res: Result, *needles: str):
+        """stderr holds exactly one error line of the spec's shape, naming each of `needles`."""
+        lines = error_lines(res)
+        if len(lines) != 1 or not lines[0].startswith(ERROR_PREFIX):
+            self.fail("expected exactly one line 'jellyfin-backup: error: ...' on stderr "
+                      f"(besides warnings)\n{res.describe()}")
+        for n in needles:
+            if n not in res.stderr:
+                self.fail(f"stderr does not name {n!r}\n{res.describe()}")
+
+    def assertFails(self, res: Result, code: int, *needles: str):
+        self.assertExit(res, code)
+        self.assertErrorShape(res, *needles)
+
+    # -- common actions -----------------------------------------------------------------------
+
+    def create(self, config, data, output, *extra, expect: int | None = 0, **kw) -> Result:
+        res = run(["create", "--config", config, "--data", data, "--output", output, *extra], **kw)
+        if expect is not None:
+            self.assertExit(res, expect)
+        return res
+
+    def create_archive(self, config, data, *extra, name="a.tar.zst") -> Path:
+        out = self.mkdir("out")
+        path = out / name
+        self.create(config, data, path, "--quiet", *extra)
+        self.assertTrue(path.is_file(), f"no archive at {path}")
+        return path
+
+    def extract_with_tar(self, archive, dest=None) -> Path:
+        dest = Path(dest) if dest else self.mkdir("extract")
+        dest.mkdir(parents=True, exist_ok=True)
+        tool(["tar", "--zstd", "-xpf", archive, "--xattrs", "--xattrs-include=*", "--numeric-owner",
+              "-C", dest], timeout=60)
+        return dest

@@ -1,0 +1,72 @@
+// Helpers shared by the unit tests: scratch directories, in-memory sinks and
+// sources, and a small tree builder.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "jellyfin_backup/io/sink.h"
+#include "jellyfin_backup/io/source.h"
+#include "jellyfin_backup/reporter.h"
+
+namespace jb::test {
+
+// A fresh directory under $TMPDIR, removed with everything in it.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string operator/(std::string_view name) const { return path_ + "/" + std::string(name); }
+
+ private:
+  std::string path_;
+};
+
+class StringSink : public Sink {
+ public:
+  void write(const void* data, std::size_t size) override {
+    bytes.append(static_cast<const char*>(data), size);
+  }
+  void commit() override { committed = true; }
+  std::string name() const override { return "memory"; }
+  std::string bytes;
+  bool committed = false;
+};
+
+class StringSource : public Source {
+ public:
+  explicit StringSource(std::string bytes, std::size_t piece = 4096)
+      : bytes_(std::move(bytes)), piece_(piece) {}
+  std::size_t read(void* buffer, std::size_t size) override;
+  const std::string& name() const override { return name_; }
+  std::optional<std::uint64_t> size() const override { return bytes_.size(); }
+
+ private:
+  std::string bytes_;
+  std::size_t piece_;
+  std::size_t pos_ = 0;
+  std::string name_ = "memory";
+};
+
+class RecordingReporter : public Reporter {
+ public:
+  void warning(const std::string& message) override { warnings.push_back(message); }
+  std::vector<std::string> warnings;
+};
+
+void write_file(const std::string& path, std::string_view content, mode_t mode = 0644);
+std::string read_file(const std::string& path);
+void make_dirs(const std::string& path);
+
+// A small Jellyfin-like pair of trees under `root`: root/config, root/data.
+void make_sample_trees(const std::string& root);
+
+// Runs create_archive over root/config + root/data into an in-memory string.
+std::string archive_bytes_of(const std::string& root);
+
+}  // namespace jb::test
