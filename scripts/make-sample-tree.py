@@ -185,7 +185,7 @@ def new_guid(rng: random.Random) -> uuid.UUID:
 
 
 # --------------------------------------------------------------------------------------------
-# The writer: creates entries and records what was made
+# The writer: creates entries with fixed modes and mtimes
 # --------------------------------------------------------------------------------------------
 
 class Tree:
@@ -243,7 +243,7 @@ def fix_dir_mtimes(top: Path, seed: int) -> None:
     top_b = os.fsencode(top)
     for dirpath, _dirs, _files in os.walk(top_b, topdown=False):
         rel = os.path.relpath(dirpath, top_b)
-        h = hashlib.blake2b(rel + seed.to_bytes(8, "little"), digest_size=8).digest()
+        h = hashlib.blake2b(rel + b"/" + str(seed).encode(), digest_size=8).digest()
         t = BASE_TIME_NS - int.from_bytes(h, "little") % (20 * DAY_NS)
         os.utime(dirpath, ns=(t, t), follow_symlinks=False)
 
@@ -531,7 +531,7 @@ def dlna_profile(name: str, rng: random.Random) -> str:
 """
 
 
-def make_config(t: Tree, rng: random.Random, pool: TextPool) -> None:
+def make_config(t: Tree, rng: random.Random) -> None:
     server = rng.choice(["livingroom", "nas", "media-box", "odin"])
     t.file("system.xml", system_xml(rng, server))
     t.file("network.xml", NETWORK_XML)
@@ -1064,7 +1064,7 @@ def main(argv: list[str]) -> int:
     cfg = Tree(config_root, random.Random(f"{args.seed}/config"))
     dat = Tree(data_root, random.Random(f"{args.seed}/data"))
     # The paths the log claims are those of a real Debian install, whatever OUT_DIR is.
-    make_config(cfg, cfg.rng, pool)
+    make_config(cfg, cfg.rng)
     make_data(dat, dat.rng, pool, sc, "/var/lib/jellyfin", "/etc/jellyfin")
     notes: list[str] = []
     if args.special:

@@ -1,6 +1,7 @@
 #include "jellyfin_backup/archive/frame_decompressor.h"
 
 #include <cstring>
+#include <zstd_errors.h>
 #include <new>
 #include <string>
 
@@ -15,10 +16,23 @@ constexpr std::size_t kOutSize = 256 * 1024;
 // 2^23 window (level 19); 2^25 leaves room without trusting the input.
 constexpr int kMaxWindowLog = 25;
 
+std::string describe_zstd_error(std::size_t ret) {
+  switch (ZSTD_getErrorCode(ret)) {
+    case ZSTD_error_checksum_wrong:
+      return "content checksum mismatch: data stored in this frame is damaged";
+    case ZSTD_error_corruption_detected:
+      return "compressed data is corrupt";
+    case ZSTD_error_frameParameter_windowTooLarge:
+      return "frame asks for more memory than any archive of ours needs";
+    default:
+      return ZSTD_getErrorName(ret);
+  }
+}
+
 }  // namespace
 
-FrameDecompressor::FrameDecompressor(Source& source)
-    : source_(source), dctx_(ZSTD_createDCtx()), in_(kInSize) {
+FrameDecompressor::FrameDecompressor(Source& source, Pieces pieces)
+    : source_(source), dctx_(ZSTD_createDCtx()), in_(kInSize), pieces_(pieces) {
   if (!dctx_) throw std::bad_alloc();
   ZSTD_DCtx_setParameter(dctx_.get(), ZSTD_d_windowLogMax, kMaxWindowLog);
   out_[0].resize(kOutSize);
@@ -70,6 +84,7 @@ std::string_view FrameDecompressor::next() {
   std::vector<char>& out_buf = out_[out_index_];
   ZSTD_outBuffer out{out_buf.data(), out_buf.size(), 0};
   while (out.pos < out.size) {
+    if (in_pos_ == in_end_ && out.pos > 0 && pieces_ == Pieces::kEager) break;
     if (in_pos_ == in_end_) fill_input();
     bool no_input = in_pos_ == in_end_;
     if (no_input && at_frame_start_) {
@@ -83,7 +98,7 @@ std::string_view FrameDecompressor::next() {
     ZSTD_inBuffer in{in_.data() + in_pos_, in_end_ - in_pos_, 0};
     std::size_t before = out.pos;
     std::size_t ret = ZSTD_decompressStream(dctx_.get(), &out, &in);
-    if (ZSTD_isError(ret)) fail(ZSTD_getErrorName(ret));
+    if (ZSTD_isError(ret)) fail(describe_zstd_error(ret));
     in_pos_ += in.pos;
     consumed_ += in.pos;
     at_frame_start_ = ret == 0;

@@ -302,7 +302,7 @@ CreateResult create_archive(const CreateOptions& options, Reporter& outer_report
   CompressStage stage(*sink, {options.level, threads, format::kFrameTargetBytes});
   TarWriter tar = TarWriter::open(stage);
   tar.write_memory_file(format::kManifestName, manifest_text, now);
-  stage.entry_boundary();
+  stage.end_frame();  // the manifest alone in frame 1: inspect and list read only that
   EntryStreamer streamer(plan, tar, stage, reporter);
   for (const auto& entry : plan.entries) streamer.stream(entry);
   std::string checksums = format_checksum_line(Xxh128::hex_of(manifest_text), format::kManifestName);

@@ -66,7 +66,10 @@ void CompressStage::write(const void* data, std::size_t size) {
 }
 
 void CompressStage::entry_boundary() {
-  if (frame_in_ < options_.frame_target) return;
+  if (frame_in_ >= options_.frame_target) end_frame();
+}
+
+void CompressStage::end_frame() {
   push_chunk(true);
   frame_in_ = 0;
 }

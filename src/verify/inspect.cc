@@ -38,10 +38,8 @@ ListedEntry describe(archive_entry* entry) {
   return e;
 }
 
-}  // namespace
-
-InspectResult inspect_archive(Source& source, bool list) {
-  FrameDecompressor input(source);
+InspectResult read_start(Source& source, bool list) {
+  FrameDecompressor input(source, FrameDecompressor::Pieces::kEager);
   TarReader tar(input);
   // The Verifier's judgement of the first entry is the one every command
   // shares: MANIFEST.json first, valid, a format version we read.
@@ -63,6 +61,17 @@ InspectResult inspect_archive(Source& source, bool list) {
     }
   }
   return result;
+}
+
+}  // namespace
+
+InspectResult inspect_archive(Source& source, bool list) {
+  try {
+    return read_start(source, list);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kDamaged) throw;
+    throw damaged_error(source.name() + ": " + e.what(), e.hint());
+  }
 }
 
 }  // namespace jb

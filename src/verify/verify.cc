@@ -34,9 +34,9 @@ void read_all(FrameDecompressor& input, TarReader& tar, Verifier& verifier,
 
 VerifyResult verify_archive(Source& source, Reporter& reporter, EntryConsumer* consumer) {
   FrameDecompressor input(source);
-  TarReader tar(input);
   Verifier verifier;
   try {
+    TarReader tar(input);
     read_all(input, tar, verifier, consumer, source, reporter);
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::kDamaged) throw;

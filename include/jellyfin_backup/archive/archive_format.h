@@ -6,6 +6,8 @@
 //   * zstd: a sequence of independent frames, each with its content checksum.
 //     A frame ends at an entry boundary once it holds >= kFrameTargetBytes of
 //     tar input, so readers can later decompress frames in parallel or seek.
+//     The first frame holds MANIFEST.json alone: reading an archive's
+//     manifest costs a few hundred bytes of input.
 //   * POSIX pax tar (libarchive), readable by GNU tar 1.34 and bsdtar.
 //   * Entries: kManifestName first, then the config tree under "config/",
 //     then the data tree under "data/", each depth-first with children in

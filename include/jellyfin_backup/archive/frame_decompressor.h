@@ -20,8 +20,14 @@ namespace jb {
 
 class FrameDecompressor {
  public:
+  // How next() cuts its pieces. kFullPieces: every piece but the last fills
+  // the buffer (what TarReader::check_nothing_follows relies on). kEager: a
+  // piece is returned as soon as there is output, so a reader that wants only
+  // the start of an archive reads no more input than it needs.
+  enum class Pieces { kFull, kEager };
+
   // `source` must outlive the decompressor.
-  explicit FrameDecompressor(Source& source);
+  explicit FrameDecompressor(Source& source, Pieces pieces = Pieces::kFull);
 
   // The next piece of decompressed data; empty at the clean end of the
   // stream. Every piece but the last fills the whole buffer. The view stays valid until the call after next: the two most
@@ -48,6 +54,7 @@ class FrameDecompressor {
   std::size_t in_pos_ = 0, in_end_ = 0;
   std::vector<char> out_[2];
   int out_index_ = 0;
+  Pieces pieces_;
   bool eof_ = false;
   bool at_frame_start_ = true;
   std::uint64_t consumed_ = 0;      // compressed bytes handed to zstd

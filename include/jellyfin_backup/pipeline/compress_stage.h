@@ -33,6 +33,8 @@ class CompressStage : public Sink {
   void write(const void* data, std::size_t size) override;
   // Tells the stage that an entry ended: the frame may end here.
   void entry_boundary();
+  // Ends the current frame here, whatever its size.
+  void end_frame();
   // Flushes, ends the last frame, joins the worker and commits `out`.
   // Rethrows the worker's error, if any.
   void commit() override;
