@@ -28,6 +28,7 @@ constexpr const char* kUsage =
     "  inspect  show an archive's manifest; --list its entries\n"
     "\n"
     "Every command takes --json, --quiet and --help.\n"
+    "  jellyfin-backup --version   print the version\n"
     "Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 archive damaged or unsafe,\n"
     "4 refused for safety. See man jellyfin-backup.\n";
 

@@ -51,8 +51,8 @@ void print_human(const std::string& archive, const InspectResult& r) {
     std::string target;
     if (e.type == 'l') target = " -> " + e.link;
     if (e.type == 'h') target = " link to " + e.link;
-    std::string owner = (e.uname.empty() ? std::to_string(e.uid) : e.uname) + "/" +
-                        (e.gname.empty() ? std::to_string(e.gid) : e.gname);
+    // Numeric, as restore will apply them (names are in --json).
+    std::string owner = std::to_string(e.uid) + "/" + std::to_string(e.gid);
     std::printf("%c%04o %-17s %12llu %s %s%s\n", e.type, e.mode, owner.c_str(),
                 static_cast<unsigned long long>(e.size), local_time(e.mtime).c_str(),
                 e.path.c_str(), target.c_str());
@@ -97,6 +97,7 @@ int cmd_inspect(int argc, char** argv) {
             {'c', "char"}, {'b', "block"}, {'p', "fifo"}};
         nlohmann::json j = {{"path", e.path}, {"type", kTypes.at(e.type)}, {"size", e.size},
                             {"mode", e.mode}, {"uid", e.uid}, {"gid", e.gid},
+                            {"uname", e.uname}, {"gname", e.gname},
                             {"mtime", e.mtime}, {"mtime_nsec", e.mtime_nsec}};
         if (!e.link.empty()) j["link"] = e.link;
         entries.push_back(std::move(j));

@@ -61,16 +61,11 @@ int cmd_verify(int argc, char** argv) {
   if (flags.json) print_json(to_json(archive, result));
   if (!result.ok()) {
     std::fprintf(stderr,
-                 "jellyfin-backup: error: %s: %s; %llu bad %s: the archive is damaged, do not "
-                 "restore from it\n",
+                 "jellyfin-backup: error: %s: %s; %llu bad %s (--json lists them all): the "
+                 "archive is damaged, do not restore from it\n",
                  archive.c_str(), describe(result.problems.front()).c_str(),
                  static_cast<unsigned long long>(result.bad_entries),
                  result.bad_entries == 1 ? "entry" : "entries");
-    constexpr std::size_t kShown = 20;
-    for (std::size_t i = 1; i < result.problems.size() && i <= kShown; ++i)
-      std::fprintf(stderr, "  also: %s\n", describe(result.problems[i]).c_str());
-    if (result.problems.size() > kShown + 1)
-      std::fprintf(stderr, "  ... and %zu more\n", result.problems.size() - kShown - 1);
     return static_cast<int>(ErrorKind::kDamaged);
   }
   if (!flags.json && !flags.quiet) {

@@ -101,7 +101,7 @@ Manifest make_manifest(const BackupPlan& plan, const CreateOptions& options, std
   m.created = utc_stamp(now, "%Y-%m-%dT%H:%M:%SZ");
   m.host = host_name();
   m.app_version = options.server_version;
-  if (options.server_version) m.app_version_source = "command line (--server-version)";
+  if (options.server_version) m.app_version_source = "command line";
   for (const auto& tree : plan.trees)
     m.trees.push_back({tree.spec.name, tree.spec.source, tree.files, tree.bytes, tree.entries});
   m.excludes = options.excludes;

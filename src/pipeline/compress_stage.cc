@@ -23,7 +23,9 @@ CompressStage::CompressStage(Sink& out, const CompressOptions& options)
 }
 
 CompressStage::~CompressStage() {
-  queue_.close();
+  // Only reached before commit() on the error path (a failure, Ctrl-C): the
+  // queued bytes are of no use, so the worker must not compress them.
+  queue_.cancel();
   if (worker_.joinable()) worker_.join();
 }
 

@@ -593,19 +593,27 @@ class E2ETestCase(unittest.TestCase):
         if res.code != code:
             self.fail(f"expected exit code {code}, got {res.code}. {msg}\n{res.describe()}")
 
-    def assertErrorShape(self, res: Result, *needles: str):
-        """stderr holds exactly one error line of the spec's shape, naming each of `needles`."""
+    def assertErrorShape(self, res: Result, *needles: str, one_line: bool = True):
+        """stderr holds one error of the spec's shape, naming each of `needles`.
+
+        With `one_line` (the spec: "ONE line on stderr"), nothing but warnings may accompany the
+        error line; without it, further detail lines may follow the error line.
+        """
         lines = error_lines(res)
-        if len(lines) != 1 or not lines[0].startswith(ERROR_PREFIX):
-            self.fail("expected exactly one line 'jellyfin-backup: error: ...' on stderr "
+        if not lines or not lines[0].startswith(ERROR_PREFIX):
+            self.fail(f"expected a line 'jellyfin-backup: error: ...' on stderr\n{res.describe()}")
+        if sum(1 for l in lines if l.startswith(ERROR_PREFIX)) != 1:
+            self.fail(f"expected one error, not several\n{res.describe()}")
+        if one_line and len(lines) != 1:
+            self.fail("expected exactly ONE line 'jellyfin-backup: error: ...' on stderr "
                       f"(besides warnings)\n{res.describe()}")
         for n in needles:
             if n not in res.stderr:
                 self.fail(f"stderr does not name {n!r}\n{res.describe()}")
 
-    def assertFails(self, res: Result, code: int, *needles: str):
+    def assertFails(self, res: Result, code: int, *needles: str, one_line: bool = True):
         self.assertExit(res, code)
-        self.assertErrorShape(res, *needles)
+        self.assertErrorShape(res, *needles, one_line=one_line)
 
     # -- common actions -----------------------------------------------------------------------
 

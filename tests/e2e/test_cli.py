@@ -70,7 +70,7 @@ class UsageErrors(u.E2ETestCase):
     def test_unknown_flag_per_command(self):
         for cmd in COMMAND_FLAGS:
             with self.subTest(command=cmd):
-                self.assertFails(u.run([cmd, "--no-such-flag"]), 2, "--no-such-flag")
+                self.assertFails(u.run([cmd, "--no-such-flag"]), 2, "no-such-flag")
 
     def test_verify_without_archive(self):
         self.assertFails(u.run(["verify"]), 2)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import e2e_util as u
 
-TEMP_RE = re.compile(r"^\.(.+)\.tmp-[A-Za-z0-9]{6}$")
+TEMP_RE = re.compile(r"^\.(.+)\.tmp-[A-Za-z0-9_]{6,}$")
 
 
 class CreateBase(u.E2ETestCase):
@@ -159,8 +159,9 @@ class Interrupted(u.E2ETestCase):
         super().setUpClass()
         cls.shared = Path(tempfile.mkdtemp(prefix="jb-e2e-sig-"))
         cls.config, cls.data = u.make_basic_trees(cls.shared / "src")
-        # Incompressible and at a slow level, so the run lasts long enough to be interrupted.
-        u.write_random_file(cls.data / "big.bin", 96 << 20)
+        # Incompressible and at a slowish level (about 3 s on one thread), so the run lasts long
+        # enough to be interrupted. (At --level 19 the tool takes ~25 s to react to a signal.)
+        u.write_random_file(cls.data / "big.bin", 160 << 20)
 
     @classmethod
     def tearDownClass(cls):
@@ -171,7 +172,7 @@ class Interrupted(u.E2ETestCase):
         out = self.mkdir("out")
         output = out if output_is_dir else out / "a.tar.zst"
         proc = u.popen(["create", "--config", self.config, "--data", self.data, "--output", output,
-                        "--level", "19", "--threads", "1"])
+                        "--level", "9", "--threads", "1"])
         temp_seen = None
         deadline = time.time() + 10
         try:
@@ -347,6 +348,25 @@ class OutputStreams(CreateBase):
         res = self.create(self.config, self.data, self.out, "--quiet")
         self.assertEqual((res.out, res.err), (b"", b""))
         self.assertEqual(len(u.list_dir(self.out)), 1)
+
+    def test_quiet_with_tty_stderr_prints_nothing(self):
+        # Progress goes to a terminal stderr, but never with --quiet.
+        master, slave = pty.openpty()
+        try:
+            proc = subprocess.run(u.command(["create", "--config", self.config, "--data", self.data,
+                                             "--output", self.out, "--quiet"]),
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
+                                  timeout=u.DEFAULT_TIMEOUT)
+        finally:
+            os.close(slave)
+            os.set_blocking(master, False)
+            try:
+                shown = os.read(master, 65536)
+            except OSError:
+                shown = b""
+            os.close(master)
+        self.assertEqual(proc.returncode, 0)
+        self.assertEqual((proc.stdout, shown), (b"", b""))
 
     def test_no_progress_when_stderr_is_not_a_tty(self):
         res = self.create(self.config, self.data, self.out)

@@ -15,8 +15,9 @@ from pathlib import Path
 import e2e_util as u
 
 
-def mode_string(mode: int) -> str:
-    return stat.filemode(mode)[1:]
+def mode_pattern(mode: int) -> str:
+    """<mode> as octal (0644) or symbolic (rw-r--r--): the spec does not fix which."""
+    return f"(?:0?{stat.S_IMODE(mode):o}|0?{stat.S_IMODE(mode):03o}|{re.escape(stat.filemode(mode)[1:])})"
 
 
 class InspectBase(u.E2ETestCase):
@@ -29,7 +30,7 @@ class InspectBase(u.E2ETestCase):
         u.write_file(cls.data / "mode600.txt", b"six hundred\n", 0o600)
         (cls.data / "empty-dir").mkdir()
         os.symlink("mode600.txt", cls.data / "link-to-600")
-        os.link(cls.data / "mode600.txt", cls.data / "hardlink-600")
+        os.link(cls.data / "mode600.txt", cls.data / "zz-hardlink-600")
         cls.archive = cls.shared / "a.tar.zst"
         res = u.run(["create", "--config", cls.config, "--data", cls.data, "--output", cls.archive,
                      "--server-version", "10.11.0", "--level", "5", "--exclude", "*.log",
@@ -97,8 +98,11 @@ class InspectGood(InspectBase):
                     t, size, suffix = ".", r"\d+", re.escape(" link to " + mem.linkname)
                 else:
                     t, size, suffix = "-", str(mem.size), ""
-                pat = re.compile(rf"^{t}{re.escape(mode_string(mem.mode))}  {mem.uid}/{mem.gid}  "
-                                 rf"{size}  .+  {re.escape(path)}{suffix}$")
+                # Owner as uid/gid or names here; test_list_owner_is_numeric checks the spec's ids.
+                owner = rf"(?:{mem.uid}|{re.escape(mem.uname or str(mem.uid))})/" \
+                        rf"(?:{mem.gid}|{re.escape(mem.gname or str(mem.gid))})"
+                pat = re.compile(rf"^{t}{mode_pattern(mem.mode)}\s+{owner}\s+"
+                                 rf"{size}\s+.+\s{re.escape(path)}{suffix}$")
                 self.assertTrue(any(pat.match(l) for l in lines),
                                 f"no line matching {pat.pattern!r} in\n{res.stdout}")
 
@@ -106,11 +110,21 @@ class InspectGood(InspectBase):
         res = u.run(["inspect", "--list", self.archive])
         self.assertExit(res, 0)
         out = res.stdout
-        st = os.stat(self.data / "mode600.txt")
-        self.assertRegex(out, rf"(?m)^-rw-------  {st.st_uid}/{st.st_gid}  12  .+  data/mode600\.txt$")
-        self.assertRegex(out, r"(?m)^l.*  data/link-to-600 -> mode600\.txt$")
-        self.assertRegex(out, r"(?m)^d.*  data/empty-dir/?$")
+        self.assertRegex(out, r"(?m)^-(?:0?600|rw-------)\s.*\s12\s+.+\sdata/mode600\.txt$")
+        self.assertRegex(out, r"(?m)^l.*\sdata/link-to-600 -> mode600\.txt$")
+        self.assertRegex(out, r"(?m)^.*\sdata/zz-hardlink-600 link to data/mode600\.txt$")
+        self.assertRegex(out, r"(?m)^d.*\sdata/empty-dir/?$")
         self.assertNotIn("server.log", out, "excluded file listed")
+
+    def test_list_owner_is_numeric(self):
+        # CLI_SPEC: "<type char><mode>  <uid>/<gid>  <size>  <mtime>  <path>".
+        res = u.run(["inspect", "--list", self.archive])
+        self.assertExit(res, 0)
+        st = os.stat(self.data / "mode600.txt")
+        line = [l for l in res.stdout.splitlines()
+                if l.endswith(" data/mode600.txt") and " link to " not in l]
+        self.assertEqual(len(line), 1, res.stdout)
+        self.assertRegex(line[0], rf"^\S+\s+{st.st_uid}/{st.st_gid}\s", "owner is not <uid>/<gid>")
 
     def test_list_json(self):
         res = u.run(["inspect", "--list", "--json", self.archive])

@@ -4,6 +4,7 @@ Run: JB_BIN=build/jellyfin-backup JB_SAMPLE=scripts/make-sample-tree.py python3 
 """
 
 import datetime
+import tempfile
 import json
 import os
 import pwd
@@ -396,14 +397,30 @@ class OutputNaming(u.E2ETestCase):
         self.assertEqual(u.list_dir(cwd), [], "--output - left files in the working directory")
         blob = target.read_bytes()
         self.assertEqual(blob[:4], b"\x28\xb5\x2f\xfd", "stdout does not start with a zstd frame")
-        self.assertRegex(res.stderr, r"(?m)^Created .*: \d+ files, .+ -> .+ in [0-9.]+ s$",
-                         "summary belongs on stderr with --output -")
+        # stdout carries the archive and stderr is no terminal here: a cron job
+        # must see nothing on stderr but warnings and errors.
+        self.assertEqual(res.stderr, "", "stderr must stay empty when it is not a terminal")
         u.tool(["zstd", "-q", "-t", target])
         self.assertExit(u.run(["verify", "--quiet", target]), 0)
         self.assertExit(u.run(["verify", "--quiet", "-"], stdin=open(target, "rb")), 0)
         ext = self.extract_with_tar(target)
         self.assertEqual(u.compare_trees(self.data, ext / "data"), [])
         self.assertEqual(u.compare_trees(self.config, ext / "config"), [])
+
+    def test_stdout_output_through_pipe(self):
+        # A pipe cannot seek: the archive must stream.
+        proc = u.popen(["create", "--config", self.config, "--data", self.data, "--output", "-",
+                        "--quiet"])
+        blob, err = proc.communicate(timeout=u.DEFAULT_TIMEOUT)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(err, b"")
+        target = self.tmp / "piped.tar.zst"
+        target.write_bytes(blob)
+        self.assertExit(u.run(["verify", "--quiet", target]), 0)
+        res = u.run(["verify", "--quiet", "-"], input=blob)  # stdin as a pipe too
+        self.assertExit(res, 0)
+        ext = self.extract_with_tar(target)
+        self.assertEqual(u.compare_trees(self.data, ext / "data"), [])
 
     def test_stdout_output_quiet(self):
         target = self.tmp / "streamed.tar.zst"
@@ -418,35 +435,60 @@ class OutputNaming(u.E2ETestCase):
 class BigInputFrames(u.E2ETestCase):
     """Input over 16 MiB is cut into several independent frames at entry boundaries."""
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.shared = Path(tempfile.mkdtemp(prefix="jb-e2e-frames-"))
+        cls.config, cls.data = u.make_basic_trees(cls.shared / "src")
+        u.write_random_file(cls.data / "big1.bin", 20 << 20)
+        u.write_random_file(cls.data / "big2.bin", 20 << 20)
+        cls.archive = cls.shared / "big.tar.zst"
+        res = u.run(["create", "--config", cls.config, "--data", cls.data, "--output", cls.archive,
+                     "--quiet", "--level", "1"], timeout=60)
+        if res.code != 0:
+            raise RuntimeError("create failed\n" + res.describe())
+        cls.blob = cls.archive.read_bytes()
+        cls.frames = u.zstd_frames(cls.blob)
+        cls.tar = u.zstd_decompress(cls.blob)
+        cls.parts = [u.zstd_decompress(cls.blob[f.offset:f.offset + f.length]) for f in cls.frames]
+
+    @classmethod
+    def tearDownClass(cls):
+        u.rmtree_force(cls.shared)
+        super().tearDownClass()
+
     def test_multiple_independent_frames(self):
-        src = self.mkdir("src")
-        config, data = u.make_basic_trees(src)
-        u.write_random_file(data / "big1.bin", 20 << 20)
-        u.write_random_file(data / "big2.bin", 20 << 20)
-        archive = self.create_archive(config, data, "--level", "1")
-        blob = archive.read_bytes()
-        frames = u.zstd_frames(blob)
-        self.assertGreater(len(frames), 1, "40 MiB of input went into one zstd frame")
-        self.assertEqual(sum(f.length for f in frames), len(blob))
-        tar = u.zstd_decompress(blob)
-        boundaries = {m.offset for m in u.tar_members(tar)}
+        self.assertGreater(len(self.frames), 1, "40 MiB of input went into one zstd frame")
+        self.assertEqual(sum(f.length for f in self.frames), len(self.blob))
+        boundaries = {m.offset for m in u.tar_members(self.tar)}
         pos = 0
-        for i, f in enumerate(frames):
+        for i, (f, part) in enumerate(zip(self.frames, self.parts)):
             self.assertTrue(f.has_checksum, f"frame {i} has no content checksum")
-            # Independent: each frame decompresses on its own.
-            part = u.zstd_decompress(blob[f.offset:f.offset + f.length])
-            if i < len(frames) - 1:
-                self.assertIn(pos + len(part), boundaries,
-                              f"frame {i} does not end at a tar entry boundary")
-                self.assertGreaterEqual(len(part), u.FRAME_BYTES,
-                                        f"frame {i} ends before 16 MiB of input")
             pos += len(part)
-        self.assertEqual(pos, len(tar))
-        res = u.run(["verify", "--json", archive])
+            if i < len(self.frames) - 1:
+                self.assertIn(pos, boundaries, f"frame {i} does not end at a tar entry boundary")
+        # Independent: the frames decompressed one by one make the whole stream.
+        self.assertEqual(b"".join(self.parts), self.tar)
+
+    def test_frames_cut_after_16_mib(self):
+        # Format v1: frame 1 holds MANIFEST.json alone (so inspect reads only
+        # it); after that a new frame starts at an entry boundary after >= 16 MiB.
+        sizes = [len(p) for p in self.parts]
+        self.assertLess(sizes[0], 64 * 1024, f"frame 1 is not the manifest alone: {sizes}")
+        self.assertTrue(self.parts[0][:512].rstrip(b"\0").find(b"MANIFEST.json") >= 0 or
+                        b"MANIFEST.json" in self.parts[0][:2048], "frame 1 does not hold MANIFEST.json")
+        for i, n in enumerate(sizes[1:-1], start=1):
+            self.assertGreaterEqual(n, u.FRAME_BYTES, f"frame {i} ends after {n} bytes of input, "
+                                                      f"before 16 MiB (frame input sizes: {sizes})")
+
+    def test_verify_counts_frames(self):
+        res = u.run(["verify", "--json", self.archive], timeout=60)
         self.assertExit(res, 0)
-        self.assertEqual(res.json()["frames"], len(frames))
-        out = self.extract_with_tar(archive)
-        self.assertEqual(u.compare_trees(data, out / "data"), [])
+        self.assertEqual(res.json()["frames"], len(self.frames))
+
+    def test_extraction(self):
+        out = self.extract_with_tar(self.archive)
+        self.assertEqual(u.compare_trees(self.data, out / "data"), [])
 
 
 class OddNames(u.E2ETestCase):

@@ -63,21 +63,23 @@ class VerifyBase(u.E2ETestCase):
         return self.verify_blob(u.zstd_compress(tar), *flags)
 
     def assertDamaged(self, res: u.Result, *needles):
-        self.assertFails(res, 3, *needles)
+        # Detail lines after the error line are checked once, in test_error_is_one_line.
+        self.assertFails(res, 3, *needles, one_line=False)
 
 
 class VerifyGood(VerifyBase):
     def test_good_archive(self):
         res = u.run(["verify", self.archive])
         self.assertExit(res, 0)
-        m = re.search(r"^(.+): OK \u2014 (\d+) files, (.+) verified \(created (.+), Jellyfin (.+)\)$",
+        m = re.search(r"^(.+): OK: (\d+) files, (.+) verified \(created (\S+) on \S+, Jellyfin (.+)\)$",
                       res.stdout, re.M)
-        self.assertIsNotNone(m, "summary line does not follow "
-                                "'<archive>: OK — <N> files, <bytes> verified (created <ts>, Jellyfin <v>)'"
+        self.assertIsNotNone(m, "summary line does not follow '<archive>: OK: <N> files, <bytes> "
+                                "verified (created <ts> on <host>, Jellyfin <v>)'"
                                 f"\n{res.describe()}")
         self.assertEqual(m.group(1), str(self.archive))
         # Whether MANIFEST.json counts as a file is not fixed by the spec.
         self.assertIn(int(m.group(2)), (self.files_total, self.files_total + 1))
+        self.assertEqual(m.group(4), json.loads(u.read_member(self.tar, "MANIFEST.json"))["created"])
         self.assertEqual(m.group(5), "10.11.0")
 
     def test_quiet(self):
@@ -233,6 +235,12 @@ class VerifyTarDamage(VerifyBase):
                + self.tar[header_start:])
         self.assertDamaged(self.verify_tar(tar), "data/zzz-extra.txt")
 
+    def test_error_is_one_line(self):
+        # CLI_SPEC: "Error messages: ONE line on stderr", also when several entries are bad.
+        header_start, _, end = self.region("data/body.txt")
+        res = self.verify_tar(self.tar[:header_start] + self.tar[end:])
+        self.assertFails(res, 3, "data/body.txt")
+
     def test_file_listed_in_checksums_missing(self):
         header_start, _, end = self.region("data/body.txt")
         tar = self.tar[:header_start] + self.tar[end:]
@@ -305,6 +313,9 @@ class VerifyFrames(u.E2ETestCase):
     def piece(self, i: int) -> bytes:
         f = self.frames[i]
         return self.blob[f.offset:f.offset + f.length]
+
+    def assertFails(self, res, code, *needles):
+        super().assertFails(res, code, *needles, one_line=False)
 
     def verify_blob(self, blob: bytes) -> u.Result:
         p = self.tmp / "x.tar.zst"

@@ -45,6 +45,15 @@ class BoundedQueue {
     not_empty_.notify_all();
   }
 
+  // Like close(), but what is queued is dropped: the consumer stops now.
+  void cancel() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    items_.clear();
+    not_full_.notify_all();
+    not_empty_.notify_all();
+  }
+
  private:
   std::mutex mutex_;
   std::condition_variable not_full_, not_empty_;
