@@ -84,7 +84,6 @@ std::string_view FrameDecompressor::next() {
   std::vector<char>& out_buf = out_[out_index_];
   ZSTD_outBuffer out{out_buf.data(), out_buf.size(), 0};
   while (out.pos < out.size) {
-    if (in_pos_ == in_end_ && out.pos > 0 && pieces_ == Pieces::kEager) break;
     if (in_pos_ == in_end_) fill_input();
     bool no_input = in_pos_ == in_end_;
     if (no_input && at_frame_start_) {
@@ -103,6 +102,7 @@ std::string_view FrameDecompressor::next() {
     consumed_ += in.pos;
     at_frame_start_ = ret == 0;
     if (ret == 0) ++frames_;
+    if (ret == 0 && pieces_ == Pieces::kFrame && out.pos > 0) break;
     // Without input zstd can only flush what it holds; no progress means
     // the frame needs bytes that will never come.
     if (no_input && ret != 0 && out.pos == before)

@@ -53,6 +53,14 @@ bool Verifier::check_path(const std::string& path) {
     if (slash == std::string::npos) break;
     start = slash + 1;
   }
+  for (std::size_t slash = path.find('/'); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    if (non_dirs_.count(path.substr(0, slash))) {
+      add(path, "lies beneath \"" + path.substr(0, slash) +
+                    "\", which is not a directory (a symlink there would lead outside)");
+      return false;
+    }
+  }
   if (!manifest_ || !manifest_->find_tree(first)) {
     add(path, "outside the archive's trees (" + std::string(format::kConfigTree) + "/ and " +
                   std::string(format::kDataTree) + "/)");
@@ -66,6 +74,7 @@ bool Verifier::begin_entry(archive_entry* entry) {
   ++index_;
   kind_ = Kind::kOther;
   hashing_ = false;
+  in_tree_ = false;
   position_ = 0;
   buffer_.clear();
   const char* raw = archive_entry_pathname(entry);
@@ -105,14 +114,18 @@ bool Verifier::begin_entry(archive_entry* entry) {
     add(path_, "duplicate entry");
     return false;
   }
+  if (type != AE_IFDIR) non_dirs_.insert(path_);
   TreeCount& count = counts_[tree_];
   ++count.entries;
 
   if (hardlink) {
     auto target = sums_.find(hardlink);
-    if (target == sums_.end()) {
+    std::string_view target_path(hardlink);
+    bool same_tree = target_path.size() > tree_.size() && target_path.compare(0, tree_.size(), tree_) == 0 &&
+                     target_path[tree_.size()] == '/';
+    if (target == sums_.end() || !same_tree) {
       add(path_, "hardlink to \"" + std::string(hardlink) +
-                     "\", which is not a regular file earlier in the archive");
+                     "\", which is not a regular file earlier in the same tree");
       return false;
     }
     if (size_ != 0) {
@@ -122,6 +135,7 @@ bool Verifier::begin_entry(archive_entry* entry) {
     sums_[path_] = {index_ - 1, target->second.hex};
     ++count.files;
     ++files_;
+    in_tree_ = true;
     return true;
   }
   switch (type) {
@@ -136,6 +150,7 @@ bool Verifier::begin_entry(archive_entry* entry) {
       count.bytes += size_;
       kind_ = Kind::kFile;
       hashing_ = true;
+      in_tree_ = true;
       hash_.reset();
       return true;
     }
@@ -144,6 +159,7 @@ bool Verifier::begin_entry(archive_entry* entry) {
     case AE_IFCHR:
     case AE_IFBLK:
     case AE_IFIFO:
+      in_tree_ = true;
       return true;
     default:
       add(path_, "unsupported entry type");

@@ -23,6 +23,10 @@ class Walker {
       : plan_(plan), excludes_(excludes), reporter_(reporter) {}
 
   void walk_tree(std::size_t tree_index) {
+    // Hardlinks are resolved within a tree only: each tree is restored on
+    // its own (possibly onto another filesystem), so a link across trees is
+    // stored as two files.
+    inodes_.clear();
     const TreeSpec& spec = plan_.trees[tree_index].spec;
     struct stat st;
     // The root may be a symlink to the real directory: follow it, once.

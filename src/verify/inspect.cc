@@ -39,7 +39,7 @@ ListedEntry describe(archive_entry* entry) {
 }
 
 InspectResult read_start(Source& source, bool list) {
-  FrameDecompressor input(source, FrameDecompressor::Pieces::kEager);
+  FrameDecompressor input(source, FrameDecompressor::Pieces::kFrame);
   TarReader tar(input);
   // The Verifier's judgement of the first entry is the one every command
   // shares: MANIFEST.json first, valid, a format version we read.
@@ -51,6 +51,11 @@ InspectResult read_start(Source& source, bool list) {
   verifier.begin_entry(entry);
   while (auto block = tar.read_block()) verifier.data(*block);
   verifier.end_entry();
+  // Trust the manifest only once its frame's checksum is verified; in our
+  // archives frame 1 holds it alone.
+  if (input.frames() == 0)
+    throw damaged_error("zstd frame 1 does not hold MANIFEST.json alone",
+                        "this is not an archive written by jellyfin-backup");
   result.manifest = *verifier.manifest();
   result.archive_bytes = source.size();
 

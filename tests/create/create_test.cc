@@ -1,1 +1,548 @@
+#include "jellyfin_backup/create/create.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <regex>
+
+#include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/interrupt.h"
+#include "jellyfin_backup/verify/verify.h"
+#include "test_util.h"
+
+using jb::test::make_dirs;
+using jb::test::make_sample_trees;
+using jb::test::read_file;
+using jb::test::RecordingReporter;
+using jb::test::StringSource;
+using jb::test::TempDir;
+using jb::test::write_file;
+
+namespace {
+
+std::vector<std::string> list_dir(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::int64_t utc(int year, int month, int day, int hour, int minute, int second) {
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  return static_cast<std::int64_t>(::timegm(&tm));
+}
+
+// Options over the sample trees of `root` into `output`.
+jb::CreateOptions sample_options(const std::string& root, const std::string& output) {
+  jb::CreateOptions options;
+  options.config_dir = root + "/config";
+  options.data_dir = root + "/data";
+  options.output = output;
+  options.threads = 1;
+  return options;
+}
+
+jb::ErrorKind kind_of_create(const jb::CreateOptions& options) {
+  RecordingReporter reporter;
+  try {
+    jb::create_archive(options, reporter);
+  } catch (const jb::Error& e) {
+    return e.kind();
+  }
+  FAIL("create_archive did not throw");
+  return jb::ErrorKind::kRefused;
+}
+
+jb::VerifyResult verify_file(const std::string& path) {
+  StringSource source(read_file(path), 64 * 1024);
+  RecordingReporter reporter;
+  return jb::verify_archive(source, reporter);
+}
+
+// Counts of make_sample_trees, derived from what it writes.
+constexpr std::uint64_t kSampleFiles = 6;    // 5 files + 1 hardlink
+constexpr std::uint64_t kSampleEntries = 15;  // 4 in config, 11 in data
+std::uint64_t sample_bytes(const std::string& root) {
+  std::uint64_t n = 0;
+  for (const char* f : {"/config/system.xml", "/config/dlna/profile.xml", "/data/data/jellyfin.db",
+                        "/data/data/device.txt", "/data/metadata/library/ab/poster.jpg"})
+    n += std::filesystem::file_size(root + f);
+  return n;
+}
+
+// Throws from progress() once streaming has begun (the output is open then).
+class ThrowingReporter : public jb::Reporter {
+ public:
+  void progress(const jb::Progress& p) override {
+    if (p.files_done >= 1) throw std::runtime_error("reporter gave up");
+  }
+};
+
+// Raises SIGINT from progress() once streaming has begun.
+class InterruptingReporter : public jb::Reporter {
+ public:
+  void progress(const jb::Progress& p) override {
+    if (p.files_done >= 1 && !raised) {
+      raised = true;
+      ::raise(SIGINT);
+    }
+  }
+  bool raised = false;
+};
+
+}  // namespace
+
+TEST_CASE("archive_file_name: UTC stamp and version", "[create]") {
+  const std::int64_t t = utc(2026, 11, 25, 10, 15, 0);
+  CHECK(t == 1795601700);
+  CHECK(jb::archive_file_name(t, std::string("10.11.0")) ==
+        "jellyfin.20261125T101500Z_10.11.0.tar.zst");
+  CHECK(jb::archive_file_name(t, std::nullopt) == "jellyfin.20261125T101500Z_unknown.tar.zst");
+  CHECK(jb::archive_file_name(t, std::string()) == "jellyfin.20261125T101500Z_unknown.tar.zst");
+  CHECK(jb::archive_file_name(0, std::string("1")) == "jellyfin.19700101T000000Z_1.tar.zst");
+  CHECK(jb::archive_file_name(utc(2025, 1, 2, 3, 4, 5), std::string("10.10.7")) ==
+        "jellyfin.20250102T030405Z_10.10.7.tar.zst");
+}
+
+TEST_CASE("archive_file_name: unsafe version characters are replaced", "[create]") {
+  const std::int64_t t = utc(2026, 11, 25, 10, 15, 0);
+  const std::string prefix = "jellyfin.20261125T101500Z_";
+  CHECK(jb::archive_file_name(t, std::string("10.11.0+git-a_B")) ==
+        prefix + "10.11.0+git-a_B.tar.zst");
+  CHECK(jb::archive_file_name(t, std::string("../../etc/passwd")) ==
+        prefix + ".._.._etc_passwd.tar.zst");
+  CHECK(jb::archive_file_name(t, std::string("10.11 beta")) == prefix + "10.11_beta.tar.zst");
+  CHECK(jb::archive_file_name(t, std::string("a\\b:c*d?\"e\n")) ==
+        prefix + "a_b_c_d__e_.tar.zst");
+  // Non-ASCII bytes are replaced one by one.
+  CHECK(jb::archive_file_name(t, std::string("\xc3\xa9")) == prefix + "__.tar.zst");
+  // Never a '/' in the name, whatever the version.
+  for (std::string v : {"/", "a/b", "//x//"})
+    CHECK(jb::archive_file_name(t, v).find('/') == std::string::npos);
+}
+
+TEST_CASE("create into a directory: generated name, mode 0600, result counts", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  make_dirs(tmp / "out");
+  jb::CreateOptions options = sample_options(tmp.path(), tmp / "out");
+  options.server_version = "10.11.0";
+  RecordingReporter reporter;
+  const std::time_t before = std::time(nullptr);
+  jb::CreateResult result = jb::create_archive(options, reporter);
+  const std::time_t after = std::time(nullptr);
+
+  // The name is the archive_file_name of a moment during the run.
+  bool name_matches = false;
+  for (std::time_t t = before; t <= after; ++t)
+    if (result.path == tmp / "out" + "/" + jb::archive_file_name(t, std::string("10.11.0")))
+      name_matches = true;
+  CHECK(name_matches);
+  const std::string name = std::filesystem::path(result.path).filename().string();
+  CHECK(std::regex_match(name, std::regex(R"(jellyfin\.\d{8}T\d{6}Z_10\.11\.0\.tar\.zst)")));
+  CHECK(list_dir(tmp / "out") == std::vector<std::string>{name});
+
+  struct stat st;
+  REQUIRE(::stat(result.path.c_str(), &st) == 0);
+  CHECK(S_ISREG(st.st_mode));
+  CHECK((st.st_mode & 07777) == 0600);
+
+  CHECK(result.files == kSampleFiles);
+  CHECK(result.entries == kSampleEntries);
+  CHECK(result.bytes_in == sample_bytes(tmp.path()));
+  CHECK(result.bytes_out == static_cast<std::uint64_t>(st.st_size));
+  CHECK(result.tar_bytes > result.bytes_in);
+  CHECK(result.tar_bytes % 512 == 0);
+  // MANIFEST.json alone in frame 1, then everything else: far below the
+  // 16 MiB frame target.
+  CHECK(result.frames == 2);
+  CHECK(result.version == std::optional<std::string>("10.11.0"));
+  CHECK(result.seconds >= 0);
+  CHECK(result.warnings.empty());
+  CHECK(reporter.warnings.empty());
+}
+
+TEST_CASE("create: output directory given with a trailing slash", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  make_dirs(tmp / "out");
+  RecordingReporter reporter;
+  jb::CreateResult result = jb::create_archive(sample_options(tmp.path(), tmp / "out/"), reporter);
+  CHECK(result.path.find("//") == std::string::npos);
+  CHECK(std::filesystem::path(result.path).parent_path() == std::filesystem::path(tmp / "out"));
+  CHECK(std::filesystem::path(result.path).filename().string().find("_unknown.tar.zst") !=
+        std::string::npos);
+  CHECK(list_dir(tmp / "out").size() == 1);
+}
+
+TEST_CASE("create: an unsafe server version never leaves the output directory", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  make_dirs(tmp / "out");
+  jb::CreateOptions options = sample_options(tmp.path(), tmp / "out");
+  options.server_version = "../../10.11 beta";
+  RecordingReporter reporter;
+  jb::CreateResult result = jb::create_archive(options, reporter);
+  const std::string name = std::filesystem::path(result.path).filename().string();
+  CHECK(std::filesystem::path(result.path).parent_path() == std::filesystem::path(tmp / "out"));
+  CHECK(name.size() > std::string("_.._.._10.11_beta.tar.zst").size());
+  CHECK(name.substr(name.size() - std::string("_.._.._10.11_beta.tar.zst").size()) ==
+        "_.._.._10.11_beta.tar.zst");
+  CHECK(list_dir(tmp / "out") == std::vector<std::string>{name});
+  // The manifest keeps the version as given.
+  jb::VerifyResult verified = verify_file(result.path);
+  CHECK(verified.ok());
+  REQUIRE(verified.manifest);
+  CHECK(verified.manifest->app_version == std::optional<std::string>("../../10.11 beta"));
+}
+
+TEST_CASE("create to a file path: the archive verifies and carries the manifest", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  jb::CreateOptions options = sample_options(tmp.path(), tmp / "backup.tar.zst");
+  options.server_version = "10.11.0";
+  options.level = 5;
+  RecordingReporter reporter;
+  jb::CreateResult result = jb::create_archive(options, reporter);
+  CHECK(result.path == tmp / "backup.tar.zst");
+
+  jb::VerifyResult verified = verify_file(result.path);
+  CHECK(verified.problems.empty());
+  CHECK(verified.ok());
+  CHECK(verified.files == kSampleFiles);
+  CHECK(verified.bytes == sample_bytes(tmp.path()));
+  CHECK(verified.entries == kSampleEntries + 2);  // plus MANIFEST.json and CHECKSUMS.xxh128
+  CHECK(verified.frames == result.frames);
+  CHECK(verified.compressed_bytes == result.bytes_out);
+
+  REQUIRE(verified.manifest);
+  const jb::Manifest& m = *verified.manifest;
+  CHECK(m.format_version == 1);
+  CHECK(m.app_version == std::optional<std::string>("10.11.0"));
+  CHECK(m.app_version_source.has_value());
+  CHECK(m.compression_level == 5);
+  CHECK(m.excludes.empty());
+  REQUIRE(m.trees.size() == 2);
+  CHECK(m.trees[0].name == "config");
+  CHECK(m.trees[1].name == "data");
+  // Sources are absolute, resolved paths.
+  char* real = ::realpath(tmp.path().c_str(), nullptr);
+  REQUIRE(real != nullptr);
+  const std::string real_root = real;
+  ::free(real);
+  CHECK(m.trees[0].source == real_root + "/config");
+  CHECK(m.trees[1].source == real_root + "/data");
+  CHECK(m.trees[0].files == 2);
+  CHECK(m.trees[0].entries == 4);
+  CHECK(m.trees[1].files == 4);
+  CHECK(m.trees[1].entries == 11);
+  CHECK(m.total_bytes() == sample_bytes(tmp.path()));
+  // created is the UTC time of the run, in ISO 8601.
+  CHECK(std::regex_match(m.created, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
+}
+
+TEST_CASE("create without a server version records none", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  RecordingReporter reporter;
+  jb::create_archive(sample_options(tmp.path(), tmp / "a.tar.zst"), reporter);
+  jb::VerifyResult verified = verify_file(tmp / "a.tar.zst");
+  CHECK(verified.ok());
+  REQUIRE(verified.manifest);
+  CHECK_FALSE(verified.manifest->app_version.has_value());
+  CHECK(verified.manifest->compression_level == 3);
+}
+
+TEST_CASE("create with excludes: entries left out, patterns in the manifest", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  write_file(tmp / "data/data/server.log", std::string(777, 'L'));
+  jb::CreateOptions options = sample_options(tmp.path(), tmp / "a.tar.zst");
+  options.excludes = {"*.log", "data/metadata/", "config/dlna/*"};
+  RecordingReporter reporter;
+  jb::CreateResult result = jb::create_archive(options, reporter);
+
+  // Left: config, config/dlna, config/system.xml, data, data/data,
+  // data/data/device.txt, data/data/jellyfin.db, data/empty.
+  CHECK(result.entries == 8);
+  CHECK(result.files == 3);
+  CHECK(result.bytes_in == std::filesystem::file_size(tmp / "config/system.xml") +
+                               std::filesystem::file_size(tmp / "data/data/device.txt") +
+                               std::filesystem::file_size(tmp / "data/data/jellyfin.db"));
+
+  struct Collector : jb::EntryConsumer {
+    void begin_entry(archive_entry* entry) override { paths.push_back(archive_entry_pathname(entry)); }
+    void data(const jb::DataBlock&) override {}
+    void end_entry() override {}
+    std::vector<std::string> paths;
+  } collector;
+  StringSource source(read_file(tmp / "a.tar.zst"));
+  jb::VerifyResult verified = jb::verify_archive(source, reporter, &collector);
+  CHECK(verified.ok());
+  CHECK(verified.files == 3);
+  for (const auto& p : collector.paths) {
+    INFO(p);
+    CHECK(p.find(".log") == std::string::npos);
+    CHECK(p.rfind("data/metadata", 0) == std::string::npos);
+    CHECK((p == "config/dlna/" || p.rfind("config/dlna/", 0) == std::string::npos));
+  }
+  const bool has_empty_dir =
+      std::find(collector.paths.begin(), collector.paths.end(), "data/empty/") !=
+          collector.paths.end() ||
+      std::find(collector.paths.begin(), collector.paths.end(), "data/empty") !=
+          collector.paths.end();
+  CHECK(has_empty_dir);
+  REQUIRE(verified.manifest);
+  CHECK(verified.manifest->excludes == options.excludes);
+}
+
+TEST_CASE("create: an invalid exclude pattern is a usage error", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  jb::CreateOptions options = sample_options(tmp.path(), tmp / "a.tar.zst");
+  options.excludes = {"/data/metadata"};
+  CHECK(kind_of_create(options) == jb::ErrorKind::kUsage);
+  CHECK(list_dir(tmp.path()) == std::vector<std::string>{"config", "data"});
+}
+
+TEST_CASE("create to stdout", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  const std::string captured = tmp / "stdout.bin";
+  std::fflush(stdout);
+  int saved = ::dup(STDOUT_FILENO);
+  REQUIRE(saved >= 0);
+  int fd = ::open(captured.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  REQUIRE(fd >= 0);
+  REQUIRE(::dup2(fd, STDOUT_FILENO) == STDOUT_FILENO);
+  ::close(fd);
+  jb::CreateResult result;
+  try {
+    RecordingReporter reporter;
+    result = jb::create_archive(sample_options(tmp.path(), "-"), reporter);
+  } catch (...) {
+    ::dup2(saved, STDOUT_FILENO);
+    ::close(saved);
+    throw;
+  }
+  ::dup2(saved, STDOUT_FILENO);
+  ::close(saved);
+  CHECK(result.path == "-");
+  CHECK(result.bytes_out == std::filesystem::file_size(captured));
+  jb::VerifyResult verified = verify_file(captured);
+  CHECK(verified.ok());
+  CHECK(verified.files == kSampleFiles);
+}
+
+TEST_CASE("create: an existing output file is an error and stays untouched", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  make_dirs(tmp / "out");
+  write_file(tmp / "out/a.tar.zst", "precious", 0640);
+  CHECK(kind_of_create(sample_options(tmp.path(), tmp / "out/a.tar.zst")) ==
+        jb::ErrorKind::kRuntime);
+  CHECK(read_file(tmp / "out/a.tar.zst") == "precious");
+  struct stat st;
+  REQUIRE(::stat((tmp / "out/a.tar.zst").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0640);
+  CHECK(list_dir(tmp / "out") == std::vector<std::string>{"a.tar.zst"});
+
+  // A dangling symlink under the final name is refused too, and not followed.
+  REQUIRE(::symlink((tmp / "elsewhere").c_str(), (tmp / "out/b.tar.zst").c_str()) == 0);
+  CHECK(kind_of_create(sample_options(tmp.path(), tmp / "out/b.tar.zst")) ==
+        jb::ErrorKind::kRuntime);
+  CHECK_FALSE(std::filesystem::exists(tmp / "elsewhere"));
+  CHECK(list_dir(tmp / "out") == std::vector<std::string>{"a.tar.zst", "b.tar.zst"});
+}
+
+TEST_CASE("create: a missing output directory is an error", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  CHECK(kind_of_create(sample_options(tmp.path(), tmp / "missing/a.tar.zst")) ==
+        jb::ErrorKind::kRuntime);
+  CHECK(kind_of_create(sample_options(tmp.path(), tmp / "missing/")) == jb::ErrorKind::kRuntime);
+  CHECK_FALSE(std::filesystem::exists(tmp / "missing"));
+  CHECK(list_dir(tmp.path()) == std::vector<std::string>{"config", "data"});
+}
+
+TEST_CASE("create: nested or identical trees are usage errors", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  jb::CreateOptions options = sample_options(tmp.path(), tmp / "a.tar.zst");
+
+  SECTION("config inside data") {
+    make_dirs(tmp / "data/config");
+    options.config_dir = tmp / "data/config";
+    CHECK(kind_of_create(options) == jb::ErrorKind::kUsage);
+  }
+  SECTION("data inside config") {
+    make_dirs(tmp / "config/data");
+    options.data_dir = tmp / "config/data";
+    CHECK(kind_of_create(options) == jb::ErrorKind::kUsage);
+  }
+  SECTION("data deep inside config") {
+    options.data_dir = tmp / "config/dlna";
+    CHECK(kind_of_create(options) == jb::ErrorKind::kUsage);
+  }
+  SECTION("the same directory") {
+    options.data_dir = tmp / "config";
+    CHECK(kind_of_create(options) == jb::ErrorKind::kUsage);
+  }
+  SECTION("the same directory, spelled differently") {
+    options.data_dir = tmp / "data/../config/";
+    CHECK(kind_of_create(options) == jb::ErrorKind::kUsage);
+  }
+  SECTION("the same directory through a symlink") {
+    REQUIRE(::symlink((tmp / "config").c_str(), (tmp / "config-link").c_str()) == 0);
+    options.data_dir = tmp / "config-link";
+    CHECK(kind_of_create(options) == jb::ErrorKind::kUsage);
+  }
+  CHECK_FALSE(std::filesystem::exists(tmp / "a.tar.zst"));
+}
+
+TEST_CASE("create: sibling trees sharing a name prefix are not nested", "[create]") {
+  TempDir tmp;
+  make_dirs(tmp / "jf");
+  make_dirs(tmp / "jf-data");
+  write_file(tmp / "jf/system.xml", "<x/>");
+  write_file(tmp / "jf-data/db", "db");
+  jb::CreateOptions options;
+  options.config_dir = tmp / "jf";
+  options.data_dir = tmp / "jf-data";
+  options.output = tmp / "a.tar.zst";
+  options.threads = 1;
+  RecordingReporter reporter;
+  jb::CreateResult result = jb::create_archive(options, reporter);
+  CHECK(result.files == 2);
+  CHECK(verify_file(result.path).ok());
+}
+
+TEST_CASE("create: missing or non-directory trees are usage errors", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  jb::CreateOptions options = sample_options(tmp.path(), tmp / "a.tar.zst");
+  SECTION("missing config") {
+    options.config_dir = tmp / "nope";
+    CHECK(kind_of_create(options) == jb::ErrorKind::kUsage);
+  }
+  SECTION("missing data") {
+    options.data_dir = tmp / "nope";
+    CHECK(kind_of_create(options) == jb::ErrorKind::kUsage);
+  }
+  SECTION("data is a file") {
+    options.data_dir = tmp / "config/system.xml";
+    CHECK(kind_of_create(options) == jb::ErrorKind::kUsage);
+  }
+  CHECK_FALSE(std::filesystem::exists(tmp / "a.tar.zst"));
+}
+
+TEST_CASE("create: compression level out of range is a usage error", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  jb::CreateOptions options = sample_options(tmp.path(), tmp / "a.tar.zst");
+  for (int level : {0, -1, 20, 22, 100}) {
+    INFO("level " << level);
+    options.level = level;
+    CHECK(kind_of_create(options) == jb::ErrorKind::kUsage);
+  }
+  CHECK_FALSE(std::filesystem::exists(tmp / "a.tar.zst"));
+  for (int level : {1, 19}) {
+    INFO("level " << level);
+    options.level = level;
+    options.output = tmp / ("level" + std::to_string(level) + ".tar.zst");
+    RecordingReporter reporter;
+    jb::create_archive(options, reporter);
+    jb::VerifyResult verified = verify_file(options.output);
+    CHECK(verified.ok());
+    REQUIRE(verified.manifest);
+    CHECK(verified.manifest->compression_level == level);
+  }
+}
+
+TEST_CASE("create with several zstd workers gives a valid archive", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  jb::CreateOptions options = sample_options(tmp.path(), tmp / "a.tar.zst");
+  options.threads = 4;
+  RecordingReporter reporter;
+  jb::CreateResult result = jb::create_archive(options, reporter);
+  jb::VerifyResult verified = verify_file(result.path);
+  CHECK(verified.ok());
+  CHECK(verified.files == kSampleFiles);
+}
+
+TEST_CASE("create: no temporary file is left after success", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  make_dirs(tmp / "out");
+  RecordingReporter reporter;
+  jb::CreateResult result = jb::create_archive(sample_options(tmp.path(), tmp / "out"), reporter);
+  CHECK(list_dir(tmp / "out") ==
+        std::vector<std::string>{std::filesystem::path(result.path).filename().string()});
+}
+
+TEST_CASE("create: a failure while streaming leaves nothing in the output directory",
+          "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  make_dirs(tmp / "out");
+  ThrowingReporter reporter;
+  CHECK_THROWS_WITH(jb::create_archive(sample_options(tmp.path(), tmp / "out/a.tar.zst"), reporter),
+                    "reporter gave up");
+  CHECK(list_dir(tmp / "out").empty());
+}
+
+TEST_CASE("create: an unreadable file fails the run and leaves nothing behind", "[create]") {
+  if (::geteuid() == 0) {
+    WARN("running as root, which reads every file: skipped");
+    return;
+  }
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  make_dirs(tmp / "out");
+  REQUIRE(::chmod((tmp / "data/data/jellyfin.db").c_str(), 0) == 0);
+  RecordingReporter reporter;
+  try {
+    jb::create_archive(sample_options(tmp.path(), tmp / "out"), reporter);
+    FAIL("an unreadable file was archived");
+  } catch (const jb::Error& e) {
+    CHECK(e.kind() == jb::ErrorKind::kRuntime);
+    CHECK(std::string(e.what()).find("jellyfin.db") != std::string::npos);
+  }
+  CHECK(list_dir(tmp / "out").empty());
+}
+
+TEST_CASE("create: an interrupt while streaming removes the partial archive", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  make_dirs(tmp / "out");
+  jb::install_interrupt_handlers();
+  InterruptingReporter reporter;
+  try {
+    jb::create_archive(sample_options(tmp.path(), tmp / "out/a.tar.zst"), reporter);
+    FAIL("create_archive ignored SIGINT");
+  } catch (const jb::Error& e) {
+    CHECK(e.kind() == jb::ErrorKind::kRuntime);
+    CHECK(std::string(e.what()).find("SIGINT") != std::string::npos);
+  }
+  CHECK(reporter.raised);
+  CHECK(jb::interrupted_signal() == SIGINT);
+  jb::reset_interrupted_for_testing();
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
+  CHECK(list_dir(tmp / "out").empty());
+}

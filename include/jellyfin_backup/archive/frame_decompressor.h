@@ -20,11 +20,12 @@ namespace jb {
 
 class FrameDecompressor {
  public:
-  // How next() cuts its pieces. kFullPieces: every piece but the last fills
-  // the buffer (what TarReader::check_nothing_follows relies on). kEager: a
-  // piece is returned as soon as there is output, so a reader that wants only
-  // the start of an archive reads no more input than it needs.
-  enum class Pieces { kFull, kEager };
+  // How next() cuts its pieces. kFull: every piece but the last fills the
+  // buffer (what TarReader::check_nothing_follows relies on). kFrame: a piece
+  // also ends where a frame ends, so a reader that wants only frame 1 (the
+  // manifest) reads no more input than that frame, and gets its bytes only
+  // once the frame's checksum has been verified.
+  enum class Pieces { kFull, kFrame };
 
   // `source` must outlive the decompressor.
   explicit FrameDecompressor(Source& source, Pieces pieces = Pieces::kFull);

@@ -2,9 +2,11 @@
 // reads an archive (verify and inspect now, restore later: restore is
 // "verify, plus write"). It sees entries in archive order and checks:
 //   * MANIFEST.json first, valid, of a format version this tool reads;
-//   * every path safe (relative, no "." / ".." / empty components) and inside
-//     a tree the manifest lists; no duplicates; only supported entry types;
-//     hardlinks only to a regular file earlier in the archive;
+//   * every path safe (relative, no "." / ".." / empty components), inside
+//     a tree the manifest lists, and not beneath an earlier entry that is not
+//     a directory (a symlink there would redirect an extractor); no
+//     duplicates; only supported entry types; hardlinks only to a regular
+//     file earlier in the same tree;
 //   * every regular file hashed (holes of sparse files as zeros) and equal to
 //     its CHECKSUMS.xxh128 line; every listed file present, every file listed;
 //   * per-tree file, byte and entry counts equal to the manifest's;
@@ -42,6 +44,11 @@ class Verifier {
   // Returns false when the entry is unsafe or out of place: an extractor must
   // not write it.
   bool begin_entry(archive_entry* entry);
+  // Whether the entry begun last belongs to a tree (config/..., data/...),
+  // as opposed to MANIFEST.json or CHECKSUMS.xxh128.
+  bool in_tree() const { return in_tree_; }
+  // The tree of that entry ("config" or "data").
+  const std::string& tree() const { return tree_; }
   void data(const DataBlock& block);
   void end_entry();
   // Records a failure of the stream itself (zstd or tar damage) while reading
@@ -82,6 +89,7 @@ class Verifier {
   std::vector<Problem> problems_;
   std::unordered_map<std::string, FileSum> sums_;   // regular files seen
   std::unordered_set<std::string> seen_;            // every path seen
+  std::unordered_set<std::string> non_dirs_;        // paths that cannot be parents
   std::unordered_map<std::string, TreeCount> counts_;
   std::uint64_t index_ = 0;  // entries begun
   std::uint64_t files_ = 0, bytes_ = 0;
@@ -93,6 +101,7 @@ class Verifier {
   std::uint64_t size_ = 0;
   std::uint64_t position_ = 0;
   bool hashing_ = false;
+  bool in_tree_ = false;
   Xxh128 hash_;
   std::string buffer_;  // content of MANIFEST.json / CHECKSUMS.xxh128
   bool stream_broken_ = false;

@@ -1,7 +1,8 @@
 // The stat-only walk done before anything is streamed. It fixes the list
 // and order of entries, so MANIFEST.json (the first entry) can state exact
 // per-tree counts and sizes, and hardlinks are resolved once: the first path
-// of an inode in archive order carries the data, later ones link to it.
+// of an inode in archive order carries the data, later ones in the same tree
+// link to it.
 #pragma once
 
 #include <sys/stat.h>
