@@ -26,6 +26,8 @@ constexpr const char* kUsage =
     "  create   back up --data and --config into an archive\n"
     "  verify   check an archive end to end (every byte of every file)\n"
     "  inspect  show an archive's manifest; --list its entries\n"
+    "  restore  verify an archive into staging, then swap it in atomically\n"
+    "  recover  finish or undo an interrupted restore\n"
     "\n"
     "Every command takes --json, --quiet and --help.\n"
     "  jellyfin-backup --version   print the version\n"
@@ -62,6 +64,8 @@ int run(const std::string& command, int argc, char** argv) {
   if (command == "create") return jb::cli::cmd_create(argc, argv);
   if (command == "verify") return jb::cli::cmd_verify(argc, argv);
   if (command == "inspect") return jb::cli::cmd_inspect(argc, argv);
+  if (command == "restore") return jb::cli::cmd_restore(argc, argv);
+  if (command == "recover") return jb::cli::cmd_recover(argc, argv);
   throw jb::usage_error("unknown command '" + command + "'",
                         "run `jellyfin-backup --help` for the list of commands");
 }

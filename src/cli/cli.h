@@ -19,6 +19,8 @@ namespace jb::cli {
 int cmd_create(int argc, char** argv);
 int cmd_verify(int argc, char** argv);
 int cmd_inspect(int argc, char** argv);
+int cmd_restore(int argc, char** argv);
+int cmd_recover(int argc, char** argv);
 
 // Flags every command takes.
 struct CommonFlags {

@@ -22,6 +22,8 @@
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/atomic_file.h"
 #include "jellyfin_backup/io/interrupt.h"
+#include "jellyfin_backup/io/paths.h"
+#include "jellyfin_backup/restore/swap.h"
 #include "jellyfin_backup/pipeline/compress_stage.h"
 #include "jellyfin_backup/version.h"
 
@@ -42,41 +44,6 @@ std::string host_name() {
   char buf[HOST_NAME_MAX + 1] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
   return buf;
-}
-
-std::string absolute_dir(const std::string& path, const char* flag) {
-  char* real = ::realpath(path.c_str(), nullptr);
-  if (!real) {
-    int err = errno;
-    if (err == ENOENT || err == ENOTDIR)
-      throw usage_error(path + ": no such directory (" + flag + ")",
-                        "check the path; it must be an existing directory");
-    throw io_error(path, std::string("cannot use ") + flag + " directory", err);
-  }
-  std::string result(real);
-  ::free(real);
-  struct stat st;
-  if (::stat(result.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    throw usage_error(path + ": not a directory (" + flag + ")");
-  return result;
-}
-
-bool lies_within(const std::string& inner, const std::string& outer) {
-  return inner == outer || (inner.size() > outer.size() && inner.compare(0, outer.size(), outer) == 0 &&
-                            (outer == "/" || inner[outer.size()] == '/'));
-}
-
-// The two trees may not overlap: a file would be stored twice, and a restore
-// of one tree would clobber the other.
-void check_not_nested(const std::string& config, const std::string& data) {
-  if (config == data)
-    throw usage_error("--config and --data are the same directory (" + config + ")");
-  if (lies_within(config, data))
-    throw usage_error("--config " + config + " lies inside --data " + data,
-                      "nested trees are not supported yet; back them up as separate archives");
-  if (lies_within(data, config))
-    throw usage_error("--data " + data + " lies inside --config " + config,
-                      "nested trees are not supported yet; back them up as separate archives");
 }
 
 // Where the archive goes: a directory gets a generated name.
@@ -278,6 +245,8 @@ CreateResult create_archive(const CreateOptions& options, Reporter& outer_report
   const std::string config = absolute_dir(options.config_dir, "--config");
   const std::string data = absolute_dir(options.data_dir, "--data");
   check_not_nested(config, data);
+  // A half-finished restore leaves the trees mixed until `recover` has run.
+  check_no_pending_restore({config, data});
   const ExcludeSet excludes(options.excludes);
   const std::time_t now = std::time(nullptr);
   const BackupPlan plan = plan_backup(

@@ -15,16 +15,18 @@ void read_all(FrameDecompressor& input, TarReader& tar, Verifier& verifier,
   progress.bytes_total = source.size().value_or(0);
   while (archive_entry* entry = tar.next()) {
     throw_if_interrupted();
-    bool accepted = verifier.begin_entry(entry);
-    if (accepted && consumer) consumer->begin_entry(entry);
+    const bool had_manifest = verifier.manifest().has_value();
+    const bool pass_on = verifier.begin_entry(entry) && verifier.in_tree() && consumer;
+    if (pass_on) consumer->begin_entry(entry);
     while (auto block = tar.read_block()) {
       verifier.data(*block);
-      if (accepted && consumer) consumer->data(*block);
+      if (pass_on) consumer->data(*block);
       progress.bytes_done = input.compressed_bytes();
       reporter.progress(progress);
     }
     verifier.end_entry();
-    if (accepted && consumer) consumer->end_entry();
+    if (pass_on) consumer->end_entry();
+    if (!had_manifest && verifier.manifest() && consumer) consumer->on_manifest(*verifier.manifest());
     ++progress.files_done;
   }
   tar.check_nothing_follows();

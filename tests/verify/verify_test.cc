@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "jellyfin_backup/archive/checksum_list.h"
@@ -86,6 +87,10 @@ struct SeenEntry {
 
 class RecordingConsumer : public jb::EntryConsumer {
  public:
+  void on_manifest(const jb::Manifest& m) override {
+    REQUIRE(entries.empty());  // before any tree entry
+    manifests.push_back(m);
+  }
   void begin_entry(archive_entry* entry) override {
     REQUIRE((entries.empty() || entries.back().ended));
     SeenEntry e;
@@ -118,6 +123,7 @@ class RecordingConsumer : public jb::EntryConsumer {
     return nullptr;
   }
   std::vector<SeenEntry> entries;
+  std::vector<jb::Manifest> manifests;
 };
 
 class ProgressReporter : public jb::Reporter {
@@ -266,19 +272,26 @@ TEST_CASE("verify: progress reports compressed bytes against the source size", "
   CHECK(reporter.last_done <= s.bytes.size());
 }
 
-TEST_CASE("verify: the EntryConsumer gets every entry of an intact archive with its data",
+TEST_CASE("verify: the EntryConsumer gets every tree entry of an intact archive with its data",
           "[verify]") {
   const Sample& s = sample();
   RecordingConsumer consumer;
   jb::VerifyResult r = verify_bytes(s.bytes, &consumer);
   CHECK(r.ok());
-  REQUIRE(consumer.entries.size() == r.entries);
+  // Tree entries only: MANIFEST.json comes through on_manifest, once, and
+  // CHECKSUMS.xxh128 not at all.
+  REQUIRE(consumer.entries.size() == r.entries - 2);
   for (const auto& e : consumer.entries) CHECK(e.ended);
+  REQUIRE(consumer.manifests.size() == 1);
+  REQUIRE(r.manifest);
+  CHECK(consumer.manifests[0].to_json() == r.manifest->to_json());
 
   const auto paths = consumer.paths();
-  CHECK(paths.front() == "MANIFEST.json");
-  CHECK(paths.back() == "CHECKSUMS.xxh128");
+  CHECK(paths.front() == "config/");
+  CHECK(paths.back() == "data/metadata/library/ab/poster.jpg");
   CHECK(std::set<std::string>(paths.begin(), paths.end()).size() == paths.size());
+  CHECK(consumer.find("MANIFEST.json") == nullptr);
+  CHECK(consumer.find("CHECKSUMS.xxh128") == nullptr);
 
   const std::string root = s.dir.path();
   for (const char* f : {"config/system.xml", "config/dlna/profile.xml", "data/data/jellyfin.db",
@@ -298,13 +311,17 @@ TEST_CASE("verify: the EntryConsumer gets every entry of an intact archive with 
   REQUIRE(sym != nullptr);
   CHECK(sym->type == AE_IFLNK);
   CHECK(sym->symlink == "../data/device.txt");
-  const SeenEntry* manifest = consumer.find("MANIFEST.json");
-  REQUIRE(manifest != nullptr);
-  REQUIRE(r.manifest);
-  CHECK(jb::Manifest::parse(manifest->data).total_bytes() == r.manifest->total_bytes());
-  const SeenEntry* sums = consumer.find("CHECKSUMS.xxh128");
-  REQUIRE(sums != nullptr);
-  CHECK(jb::parse_checksum_list(sums->data).size() == 7);  // manifest + 6 files
+  const SeenEntry* dir = consumer.find("data/empty/");
+  REQUIRE(dir != nullptr);
+  CHECK(dir->type == AE_IFDIR);
+}
+
+TEST_CASE("verify: no manifest, no on_manifest", "[verify]") {
+  RecordingConsumer consumer;
+  jb::VerifyResult r = verify_bytes("not an archive", &consumer);
+  CHECK_FALSE(r.ok());
+  CHECK(consumer.manifests.empty());
+  CHECK(consumer.entries.empty());
 }
 
 TEST_CASE("verify: a hand-made archive with the right sums is ok", "[verify]") {
@@ -319,9 +336,9 @@ TEST_CASE("verify: a hand-made archive with the right sums is ok", "[verify]") {
   CHECK(r.ok());
   CHECK(r.files == 2);
   CHECK(r.bytes == 5);
-  CHECK(consumer.paths() == std::vector<std::string>{"MANIFEST.json", "config/", "data/",
-                                                     "data/a.txt", "data/b", "data/l",
-                                                     "CHECKSUMS.xxh128"});
+  CHECK(consumer.paths() ==
+        std::vector<std::string>{"config/", "data/", "data/a.txt", "data/b", "data/l"});
+  CHECK(consumer.manifests.size() == 1);
 }
 
 TEST_CASE("verify: the EntryConsumer never sees rejected entries", "[verify]") {
@@ -333,15 +350,17 @@ TEST_CASE("verify: the EntryConsumer never sees rejected entries", "[verify]") {
                                      {"data/good.txt", '-', "duplicate"},
                                      {"data//empty-component", '-', "e"},
                                      {"data/link-to-nothing", 'h', "data/missing"},
+                                     {"data/etc", 'l', "/etc"},
+                                     {"data/etc/cron.d/x", '-', "beneath a symlink"},
                                      {"data/after.txt", '-', "after"}},
                                     2, 9, 3);
   RecordingConsumer consumer;
   jb::VerifyResult r = verify_bytes(bytes, &consumer);
   CHECK_FALSE(r.ok());
   CHECK(r.bad_entries >= 5);
-  CHECK(consumer.paths() == std::vector<std::string>{"MANIFEST.json", "config/", "data/",
-                                                     "data/good.txt", "data/after.txt",
-                                                     "CHECKSUMS.xxh128"});
+  CHECK(consumer.paths() ==
+        std::vector<std::string>{"config/", "data/", "data/good.txt", "data/etc",
+                                 "data/after.txt"});
   const SeenEntry* good = consumer.find("data/good.txt");
   REQUIRE(good != nullptr);
   CHECK(good->data == "good");  // not the duplicate's
@@ -349,6 +368,7 @@ TEST_CASE("verify: the EntryConsumer never sees rejected entries", "[verify]") {
   CHECK(has_problem_for(r, "data/../evil"));
   CHECK(has_problem_for(r, "elsewhere/x"));
   CHECK(has_problem_for(r, "data/link-to-nothing"));
+  CHECK(has_problem_for(r, "data/etc/cron.d/x"));
   // Problems come in archive order.
   CHECK(std::is_sorted(r.problems.begin(), r.problems.end(),
                        [](const jb::Problem& a, const jb::Problem& b) {
@@ -384,12 +404,15 @@ TEST_CASE("verify: a flipped byte anywhere is damage, reported and not thrown", 
   REQUIRE(good.size() > 100);
   std::size_t undetected = 0, thrown = 0;
   std::vector<std::size_t> undetected_at;
-  // Every other offset, with a different bit pattern in turn (a sweep of all
-  // offsets times all masks is too slow under the sanitizers).
+  // Every offset of frame 1 (the manifest) and every third one after it,
+  // with a different bit pattern in turn: a sweep of all offsets times all
+  // masks is too slow under the sanitizers.
+  const std::size_t frame1 = ZSTD_findFrameCompressedSize(good.data(), good.size());
+  REQUIRE_FALSE(ZSTD_isError(frame1));
   const unsigned char masks[] = {0xff, 0x01, 0x80, 0x10};
-  for (std::size_t round = 0; round < 2; ++round) {
-    for (std::size_t offset = round; offset < good.size(); offset += 2) {
-      const unsigned char mask = masks[(offset / 2 + round * 2) % 4];
+  {
+    for (std::size_t offset = 0; offset < good.size(); offset += offset < frame1 + 8 ? 1 : 3) {
+      const unsigned char mask = masks[offset % 4];
       std::string bad = good;
       bad[offset] = static_cast<char>(static_cast<unsigned char>(bad[offset]) ^ mask);
       try {

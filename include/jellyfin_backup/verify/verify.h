@@ -13,11 +13,14 @@
 
 namespace jb {
 
-// Receives every entry the Verifier accepts, with its data (restore's
-// extractor). Entries the Verifier rejects are never passed on.
+// Receives every tree entry the Verifier accepts, with its data (restore's
+// extractor). Entries the Verifier rejects are never passed on, nor are
+// MANIFEST.json and CHECKSUMS.xxh128.
 class EntryConsumer {
  public:
   virtual ~EntryConsumer() = default;
+  // Called once, with the validated manifest, before any tree entry.
+  virtual void on_manifest(const Manifest& manifest) { (void)manifest; }
   virtual void begin_entry(archive_entry* entry) = 0;
   virtual void data(const DataBlock& block) = 0;
   virtual void end_entry() = 0;

@@ -1,0 +1,64 @@
+// `restore` and `recover`.
+//
+// restore: read the manifest -> version guard and free-space check -> for
+// each tree a staging directory beside its target -> every entry through the
+// Verifier into the SafeExtractor (restore is "verify, plus write") -> all
+// verified? directory metadata, syncfs -> journal -> swap (swap.h).
+// Any failure before the journal removes the staging directories and leaves
+// the targets exactly as they were.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "jellyfin_backup/archive/manifest.h"
+#include "jellyfin_backup/reporter.h"
+#include "jellyfin_backup/restore/tree_diff.h"
+
+namespace jb {
+
+struct RestoreOptions {
+  std::string archive;                 // path, or "-" for stdin
+  std::string data_dir;                // --data
+  std::string config_dir;              // --config
+  std::optional<std::string> only;     // --only data|config
+  bool dry_run = false;                // --dry-run: everything but the swap
+  bool discard_old = false;            // --discard-old (default: --keep-old)
+  bool force = false;                  // --force: override the version guard
+  std::optional<std::string> server_version;  // --server-version: installed Jellyfin
+};
+
+struct RestoredTree {
+  std::string name;
+  std::string target;
+  bool target_existed = false;
+  std::optional<std::string> backup;  // where the old tree went (kept)
+  std::uint64_t files = 0;
+  std::uint64_t bytes = 0;
+  std::optional<TreeDiff> diff;  // with --dry-run
+};
+
+struct RestoreResult {
+  Manifest manifest;
+  std::vector<RestoredTree> trees;
+  bool dry_run = false;
+  double seconds = 0;
+  std::vector<std::string> warnings;
+};
+
+RestoreResult restore_archive(const RestoreOptions& options, Reporter& reporter);
+
+struct RecoverResult {
+  enum class Outcome { kNothingPending, kCompleted, kRolledBack } outcome;
+  std::string archive;                     // of the interrupted restore
+  std::vector<std::string> removed_staging;  // leftovers cleaned up
+};
+
+// Finishes (or, if it cannot, undoes) an interrupted restore into these
+// targets; with nothing pending, removes leftover staging directories.
+RecoverResult recover(const std::string& data_dir, const std::string& config_dir,
+                      Reporter& reporter);
+
+}  // namespace jb

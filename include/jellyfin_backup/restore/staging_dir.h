@@ -1,0 +1,38 @@
+// The directory a tree is extracted into before it may replace the target:
+// a hidden sibling of the target (same filesystem, so the swap is a rename),
+// "<parent>/.<name>.jellyfin-backup-staging.<pid>", mode 0700 while it is
+// filled. Removed on destruction unless the swap took it over (release()).
+#pragma once
+
+#include <string>
+
+#include "jellyfin_backup/io/unique_fd.h"
+
+namespace jb {
+
+class StagingDir {
+ public:
+  // `target` must be absolute and its parent must exist.
+  static StagingDir create(const std::string& target);
+  StagingDir(StagingDir&&) noexcept;
+  StagingDir& operator=(StagingDir&&) = delete;
+  ~StagingDir();
+
+  int fd() const { return fd_.get(); }
+  const std::string& path() const { return path_; }
+  // The staging directory now belongs to the swap (or was removed by it).
+  void release() { released_ = true; }
+  // Removes it now (idempotent).
+  void remove();
+
+  // "<parent>/.<name>.jellyfin-backup-staging." : what recover looks for.
+  static std::string prefix_for(const std::string& target);
+
+ private:
+  StagingDir(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
+  std::string path_;
+  UniqueFd fd_;
+  bool released_ = false;
+};
+
+}  // namespace jb

@@ -1,0 +1,163 @@
+#include <cstdio>
+
+#include "cli/options.h"
+#include "jellyfin_backup/restore/restore.h"
+
+namespace jb::cli {
+namespace {
+
+nlohmann::json diff_json(const TreeDiff& d) {
+  return {{"added", d.added},           {"removed", d.removed},
+          {"changed", d.changed},       {"unchanged", d.unchanged},
+          {"added_paths", d.added_paths}, {"removed_paths", d.removed_paths},
+          {"changed_paths", d.changed_paths}};
+}
+
+void print_human(const std::string& archive, const RestoreResult& r) {
+  const Manifest& m = r.manifest;
+  std::printf("%s %s (created %s on %s, Jellyfin %s)\n",
+              r.dry_run ? "Dry run: verified" : "Restored", archive.c_str(), m.created.c_str(),
+              m.host.c_str(), m.app_version.value_or("version unknown").c_str());
+  for (const auto& t : r.trees) {
+    std::printf("  %-7s -> %s: %llu files, %s", t.name.c_str(), t.target.c_str(),
+                static_cast<unsigned long long>(t.files), human_bytes(t.bytes).c_str());
+    if (t.diff) {
+      std::printf("; would add %llu, remove %llu, change %llu (%llu unchanged)",
+                  static_cast<unsigned long long>(t.diff->added),
+                  static_cast<unsigned long long>(t.diff->removed),
+                  static_cast<unsigned long long>(t.diff->changed),
+                  static_cast<unsigned long long>(t.diff->unchanged));
+    } else if (t.backup) {
+      std::printf("; old tree kept as %s", t.backup->c_str());
+    } else if (!t.target_existed) {
+      std::printf(" (new)");
+    }
+    std::printf("\n");
+  }
+  if (r.dry_run) std::printf("Nothing was changed (--dry-run).\n");
+}
+
+}  // namespace
+
+int cmd_restore(int argc, char** argv) {
+  cxxopts::Options options("jellyfin-backup restore",
+                           "Restore an archive: extract into staging directories beside the "
+                           "targets, verify every byte, then swap them in atomically.\nStop the "
+                           "server first.");
+  options.custom_help("ARCHIVE|- --data DIR --config DIR [options]");
+  options.add_options()
+      ("archive", "Archive to restore, or - for stdin", cxxopts::value<std::string>())
+      ("data", "Jellyfin data directory to restore into", cxxopts::value<std::string>(), "DIR")
+      ("config", "Jellyfin config directory to restore into", cxxopts::value<std::string>(), "DIR")
+      ("only", "Restore one tree only: data or config", cxxopts::value<std::string>(), "TREE")
+      ("dry-run", "Extract and verify into staging, report what would change, change nothing")
+      ("keep-old", "Keep the replaced trees as <target>.bak-<UTC stamp> (the default)")
+      ("discard-old", "Delete the replaced trees after the swap")
+      ("server-version", "Installed Jellyfin version: refuse an archive from a newer one",
+       cxxopts::value<std::string>(), "V")
+      ("force", "Restore even if the archive is from a newer Jellyfin than --server-version");
+  options.parse_positional({"archive"});
+  options.positional_help("ARCHIVE|-");
+  add_common_flags(options);
+  auto parsed = parse_flags(options, "restore", argc, argv);
+  if (!parsed) return 0;
+  const CommonFlags flags = common_flags(*parsed);
+
+  RestoreOptions opts;
+  if (!parsed->count("archive"))
+    throw flag_error("restore", "name the archive to restore (or - for stdin)");
+  opts.archive = (*parsed)["archive"].as<std::string>();
+  opts.data_dir = required(*parsed, "restore", "data");
+  opts.config_dir = required(*parsed, "restore", "config");
+  if (parsed->count("only")) {
+    opts.only = (*parsed)["only"].as<std::string>();
+    if (*opts.only != "data" && *opts.only != "config")
+      throw flag_error("restore", "--only takes data or config, not '" + *opts.only + "'");
+  }
+  if (parsed->count("keep-old") && parsed->count("discard-old"))
+    throw flag_error("restore", "--keep-old and --discard-old exclude each other");
+  opts.dry_run = parsed->count("dry-run") > 0;
+  opts.discard_old = parsed->count("discard-old") > 0;
+  opts.force = parsed->count("force") > 0;
+  if (parsed->count("server-version")) opts.server_version = (*parsed)["server-version"].as<std::string>();
+
+  ConsoleReporter reporter(flags, "restore");
+  RestoreResult result = restore_archive(opts, reporter);
+  reporter.clear_line();
+
+  if (flags.json) {
+    nlohmann::json trees = nlohmann::json::array();
+    for (const auto& t : result.trees) {
+      nlohmann::json j = {{"name", t.name},
+                          {"target", t.target},
+                          {"target_existed", t.target_existed},
+                          {"backup", t.backup ? nlohmann::json(*t.backup) : nlohmann::json()},
+                          {"files", t.files},
+                          {"bytes", t.bytes}};
+      if (t.diff) j["changes"] = diff_json(*t.diff);
+      trees.push_back(std::move(j));
+    }
+    print_json({{"command", "restore"},
+                {"ok", true},
+                {"archive", opts.archive},
+                {"dry_run", result.dry_run},
+                {"trees", trees},
+                {"seconds", result.seconds},
+                {"manifest", result.manifest.to_json()},
+                {"warnings", result.warnings}});
+  } else if (!flags.quiet) {
+    print_human(opts.archive, result);
+  }
+  return 0;
+}
+
+int cmd_recover(int argc, char** argv) {
+  cxxopts::Options options("jellyfin-backup recover",
+                           "Finish (or, if it cannot, undo) a restore that was interrupted, so "
+                           "data and config come from the same backup. With nothing pending, "
+                           "remove leftover staging directories.");
+  options.custom_help("--data DIR --config DIR [options]");
+  options.add_options()
+      ("data", "Jellyfin data directory of the restore", cxxopts::value<std::string>(), "DIR")
+      ("config", "Jellyfin config directory of the restore", cxxopts::value<std::string>(), "DIR");
+  add_common_flags(options);
+  auto parsed = parse_flags(options, "recover", argc, argv);
+  if (!parsed) return 0;
+  const CommonFlags flags = common_flags(*parsed);
+  const std::string data = required(*parsed, "recover", "data");
+  const std::string config = required(*parsed, "recover", "config");
+
+  ConsoleReporter reporter(flags, "recover");
+  RecoverResult r = recover(data, config, reporter);
+  const char* outcome = r.outcome == RecoverResult::Outcome::kCompleted     ? "completed"
+                        : r.outcome == RecoverResult::Outcome::kRolledBack ? "rolled_back"
+                                                                            : "nothing_pending";
+  if (flags.json) {
+    print_json({{"command", "recover"},
+                {"ok", true},
+                {"outcome", outcome},
+                {"archive", r.archive.empty() ? nlohmann::json() : nlohmann::json(r.archive)},
+                {"removed_staging", r.removed_staging}});
+  } else if (!flags.quiet) {
+    switch (r.outcome) {
+      case RecoverResult::Outcome::kCompleted:
+        std::printf("Recovered: the interrupted restore of %s is complete; both trees come from it.\n",
+                    r.archive.c_str());
+        break;
+      case RecoverResult::Outcome::kRolledBack:
+        std::printf("Recovered: the interrupted restore of %s was undone; both trees are as before.\n",
+                    r.archive.c_str());
+        break;
+      case RecoverResult::Outcome::kNothingPending:
+        std::printf("Nothing to recover: no interrupted restore.");
+        if (r.removed_staging.empty()) std::printf("\n");
+        else std::printf(" Removed %zu leftover staging %s:\n", r.removed_staging.size(),
+                         r.removed_staging.size() == 1 ? "directory" : "directories");
+        for (const auto& p : r.removed_staging) std::printf("  %s\n", p.c_str());
+        break;
+    }
+  }
+  return 0;
+}
+
+}  // namespace jb::cli

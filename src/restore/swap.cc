@@ -1,0 +1,208 @@
+#include "jellyfin_backup/restore/swap.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/atomic_file.h"
+#include "jellyfin_backup/io/paths.h"
+#include "jellyfin_backup/io/remove_tree.h"
+#include "jellyfin_backup/io/unique_fd.h"
+#include "jellyfin_backup/restore/staging_dir.h"
+
+namespace jb {
+namespace {
+
+using nlohmann::json;
+
+void fsync_dir(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd || ::fsync(fd.get()) != 0) throw io_error(dir, "cannot sync directory", errno);
+}
+
+json to_json(const SwapPlan& plan) {
+  json trees = json::array();
+  for (const auto& t : plan.trees) {
+    trees.push_back({{"name", t.name},
+                     {"target", t.target},
+                     {"staging", t.staging},
+                     {"backup", t.backup},
+                     {"target_existed", t.target_existed},
+                     {"staged_dev", static_cast<std::uint64_t>(t.staged_dev)},
+                     {"staged_ino", static_cast<std::uint64_t>(t.staged_ino)}});
+  }
+  return {{"journal", "jellyfin-backup restore"},
+          {"version", 1},
+          {"archive", plan.archive},
+          {"archive_created", plan.archive_created},
+          {"discard_old", plan.discard_old},
+          {"trees", trees}};
+}
+
+SwapPlan from_json(const json& j) {
+  SwapPlan plan;
+  plan.archive = j.at("archive").get<std::string>();
+  plan.archive_created = j.at("archive_created").get<std::string>();
+  plan.discard_old = j.at("discard_old").get<bool>();
+  for (const auto& t : j.at("trees")) {
+    SwapTree tree;
+    tree.name = t.at("name").get<std::string>();
+    tree.target = t.at("target").get<std::string>();
+    tree.staging = t.at("staging").get<std::string>();
+    tree.backup = t.at("backup").get<std::string>();
+    tree.target_existed = t.at("target_existed").get<bool>();
+    tree.staged_dev = static_cast<dev_t>(t.at("staged_dev").get<std::uint64_t>());
+    tree.staged_ino = static_cast<ino_t>(t.at("staged_ino").get<std::uint64_t>());
+    plan.trees.push_back(std::move(tree));
+  }
+  return plan;
+}
+
+// Does `path` hold the staged (new) tree of `tree`?
+bool holds_staged(const std::string& path, const SwapTree& tree) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 && st.st_dev == tree.staged_dev &&
+         st.st_ino == tree.staged_ino;
+}
+
+bool exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+// Holds off SIGINT/SIGTERM for a scope: the swap's few renames run to the
+// end; a signal that arrives meanwhile is delivered afterwards.
+class BlockSignals {
+ public:
+  BlockSignals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, &old_);
+  }
+  ~BlockSignals() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+
+ private:
+  sigset_t old_;
+};
+
+void remove_journals(const SwapPlan& plan) {
+  for (const auto& t : plan.trees) {
+    if (::unlink(journal_path(t.target).c_str()) != 0 && errno != ENOENT)
+      throw io_error(journal_path(t.target), "cannot remove journal", errno);
+    fsync_dir(parent_of(t.target));
+  }
+}
+
+// Step 1 for one tree: the staged tree takes the target's name.
+void put_in_place(const SwapTree& t) {
+  if (holds_staged(t.target, t)) return;  // done before a crash
+  int ret = t.target_existed && exists(t.target)
+                ? ::renameat2(AT_FDCWD, t.staging.c_str(), AT_FDCWD, t.target.c_str(), RENAME_EXCHANGE)
+                : ::renameat2(AT_FDCWD, t.staging.c_str(), AT_FDCWD, t.target.c_str(), RENAME_NOREPLACE);
+  if (ret != 0)
+    throw io_error(t.target, "cannot swap in the restored tree", errno,
+                   "run `jellyfin-backup recover` to finish or undo the restore");
+  fsync_dir(parent_of(t.target));
+}
+
+// Step 2 for one tree: the old tree, now under the staging name, goes aside.
+void put_old_aside(const SwapTree& t, bool discard, Reporter& reporter) {
+  if (!exists(t.staging) || holds_staged(t.staging, t)) return;
+  if (discard) {
+    remove_tree(t.staging);
+  } else if (::renameat2(AT_FDCWD, t.staging.c_str(), AT_FDCWD, t.backup.c_str(), RENAME_NOREPLACE) != 0) {
+    throw io_error(t.backup, "cannot move the old tree aside", errno,
+                   "the restored tree is in place; the old one is at " + t.staging);
+  }
+  fsync_dir(parent_of(t.target));
+  (void)reporter;
+}
+
+// Undo step 1 for one tree: the old tree back, the new one removed.
+void take_back(const SwapTree& t) {
+  if (holds_staged(t.target, t)) {
+    int ret = t.target_existed
+                  ? ::renameat2(AT_FDCWD, t.staging.c_str(), AT_FDCWD, t.target.c_str(), RENAME_EXCHANGE)
+                  : ::renameat2(AT_FDCWD, t.target.c_str(), AT_FDCWD, t.staging.c_str(), RENAME_NOREPLACE);
+    if (ret != 0) throw io_error(t.target, "cannot put the old tree back", errno);
+    fsync_dir(parent_of(t.target));
+  }
+  if (holds_staged(t.staging, t)) remove_tree(t.staging);
+}
+
+}  // namespace
+
+std::string journal_path(const std::string& target) {
+  return parent_of(target) + "/." + name_of(target) + ".jellyfin-backup-journal";
+}
+
+void write_journal(const SwapPlan& plan) {
+  const std::string text = to_json(plan).dump(2) + "\n";
+  for (const auto& t : plan.trees) {
+    std::string path = journal_path(t.target);
+    if (exists(path))
+      throw refused_error(path + ": a restore journal exists already",
+                          "run `jellyfin-backup recover` first");
+    AtomicFile file = AtomicFile::create(path);
+    file.write(text.data(), text.size());
+    file.commit();  // fsync, rename, fsync of the directory
+  }
+}
+
+std::optional<SwapPlan> read_journal(const std::string& target) {
+  std::string path = journal_path(target);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (!exists(path)) return std::nullopt;
+    throw io_error(path, "cannot read restore journal", errno);
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json j = json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
+  try {
+    if (j.is_discarded() || j.value("journal", "") != "jellyfin-backup restore") throw 0;
+    return from_json(j);
+  } catch (...) {
+    throw damaged_error(path + ": not a readable restore journal",
+                        "inspect it by hand; remove it only once both trees are known good");
+  }
+}
+
+void check_no_pending_restore(const std::vector<std::string>& targets) {
+  for (const auto& target : targets) {
+    std::string path = journal_path(target);
+    if (exists(path))
+      throw refused_error(target + ": a restore into it was interrupted (" + path + ")",
+                          "run `jellyfin-backup recover --data DIR --config DIR` first");
+  }
+}
+
+SwapOutcome complete_swap(const SwapPlan& plan, Reporter& reporter) {
+  BlockSignals hold;
+  // Roll forward only if every new tree is still there, in place or staged.
+  bool forward = true;
+  for (const auto& t : plan.trees)
+    forward = forward && (holds_staged(t.target, t) || holds_staged(t.staging, t));
+  if (forward) {
+    for (const auto& t : plan.trees) put_in_place(t);
+    for (const auto& t : plan.trees) put_old_aside(t, plan.discard_old, reporter);
+  } else {
+    reporter.warning("a staged tree of the interrupted restore is missing: rolling back");
+    for (const auto& t : plan.trees) take_back(t);
+  }
+  remove_journals(plan);
+  return forward ? SwapOutcome::kCompleted : SwapOutcome::kRolledBack;
+}
+
+}  // namespace jb
