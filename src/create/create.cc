@@ -233,7 +233,22 @@ std::string archive_file_name(std::int64_t unix_time, const std::optional<std::s
          "_" + v + std::string(format::kArchiveSuffix);
 }
 
-CreateResult create_archive(const CreateOptions& options, Reporter& outer_reporter) {
+namespace {
+CreateResult create(const CreateOptions& options, Reporter& outer_reporter);
+}  // namespace
+
+CreateResult create_archive(const CreateOptions& options, Reporter& reporter) {
+  try {
+    return create(options, reporter);
+  } catch (const Error& e) {
+    if (interrupted_signal() == 0 || !e.hint().empty()) throw;
+    throw Error(e.kind(), e.what(), "the partial archive was removed");
+  }
+}
+
+namespace {
+
+CreateResult create(const CreateOptions& options, Reporter& outer_reporter) {
   const auto start = std::chrono::steady_clock::now();
   CreateResult result;
   CollectingReporter reporter(outer_reporter, result.warnings);
@@ -292,5 +307,7 @@ CreateResult create_archive(const CreateOptions& options, Reporter& outer_report
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
+
+}  // namespace
 
 }  // namespace jb

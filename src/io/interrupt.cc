@@ -49,11 +49,12 @@ void install_interrupt_handlers() {
 
 int interrupted_signal() { return g_signal.load(); }
 
-void throw_if_interrupted() {
+void throw_if_interrupted(const char* consequence) {
   int sig = g_signal.load();
   if (sig == 0) return;
   const char* name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
-  throw Error(ErrorKind::kRuntime, std::string("interrupted by ") + name);
+  throw Error(ErrorKind::kRuntime, std::string("interrupted by ") + name,
+              consequence ? consequence : "");
 }
 
 int register_cleanup_path(const std::string& path) {

@@ -14,6 +14,7 @@
 
 #include "jellyfin_backup/archive/archive_format.h"
 #include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/interrupt.h"
 #include "jellyfin_backup/io/paths.h"
 #include "jellyfin_backup/io/remove_tree.h"
 #include "jellyfin_backup/io/source.h"
@@ -168,7 +169,22 @@ class CollectingReporter : public Reporter {
 
 }  // namespace
 
-RestoreResult restore_archive(const RestoreOptions& options, Reporter& outer) {
+namespace {
+RestoreResult restore(const RestoreOptions& options, Reporter& outer);
+}  // namespace
+
+RestoreResult restore_archive(const RestoreOptions& options, Reporter& reporter) {
+  try {
+    return restore(options, reporter);
+  } catch (const Error& e) {
+    if (interrupted_signal() == 0 || !e.hint().empty()) throw;
+    throw Error(e.kind(), e.what(), "nothing was restored; the targets are untouched");
+  }
+}
+
+namespace {
+
+RestoreResult restore(const RestoreOptions& options, Reporter& outer) {
   const auto start = std::chrono::steady_clock::now();
   RestoreResult result;
   CollectingReporter reporter(outer, result.warnings);
@@ -245,6 +261,8 @@ RestoreResult restore_archive(const RestoreOptions& options, Reporter& outer) {
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
+
+}  // namespace
 
 RecoverResult recover(const std::string& data_dir, const std::string& config_dir,
                       Reporter& reporter) {

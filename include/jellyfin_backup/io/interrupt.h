@@ -17,8 +17,9 @@ void install_interrupt_handlers();
 // 0 if no signal arrived, else the signal number.
 int interrupted_signal();
 
-// Throws Error(kRuntime) naming the signal if one arrived.
-void throw_if_interrupted();
+// Throws Error(kRuntime) naming the signal if one arrived; `consequence`
+// ("no archive was written") becomes the message's hint.
+void throw_if_interrupted(const char* consequence = nullptr);
 
 // Registers a path the signal handler unlinks. Returns a slot for
 // unregister_cleanup_path(), or -1 when every slot is taken (the path then
