@@ -13,6 +13,9 @@ COMMAND_FLAGS = {
                "--exclude", "--json", "--quiet", "--help"],
     "verify": ["--json", "--quiet", "--help"],
     "inspect": ["--list", "--json", "--quiet", "--help"],
+    "restore": ["--data", "--config", "--only", "--dry-run", "--keep-old", "--discard-old",
+                "--server-version", "--force", "--json", "--quiet", "--help"],
+    "recover": ["--data", "--config", "--json", "--quiet", "--help"],
 }
 MAN_PAGE = u.REPO_ROOT / "man" / "jellyfin-backup.1"
 FLAG_RE = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
