@@ -1,9 +1,12 @@
 #include "test_util.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -70,6 +73,56 @@ void make_sample_trees(const std::string& root) {
   write_file(root + "/data/metadata/library/ab/poster.jpg", std::string(5000, '\x7f'));
   ::symlink("../data/device.txt", (root + "/data/metadata/device-link").c_str());
   ::link((root + "/data/data/device.txt").c_str(), (root + "/data/metadata/device-hardlink").c_str());
+}
+
+UnprivilegedResult run_unprivileged(const std::function<std::string()>& body) {
+  auto run = [&]() -> UnprivilegedResult {
+    try {
+      return {true, body()};
+    } catch (const std::exception& e) {
+      return {false, e.what()};
+    }
+  };
+  if (::geteuid() != 0) return run();
+
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::close(fds[0]);
+    UnprivilegedResult r;
+    if (::setgroups(0, nullptr) != 0 || ::setgid(kUnprivilegedId) != 0 ||
+        ::setuid(kUnprivilegedId) != 0) {
+      r = {false, "cannot drop privileges"};
+    } else {
+      r = run();
+    }
+    const std::string out = (r.ok ? "1" : "0") + r.text;
+    std::size_t done = 0;
+    while (done < out.size()) {
+      ssize_t n = ::write(fds[1], out.data() + done, out.size() - done);
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (out.empty() || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return {false, "the unprivileged child died"};
+  return {out[0] == '1', out.substr(1)};
 }
 
 std::string archive_bytes_of(const std::string& root) {

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +66,19 @@ void make_dirs(const std::string& path);
 
 // A small Jellyfin-like pair of trees under `root`: root/config, root/data.
 void make_sample_trees(const std::string& root);
+
+// Runs `body` without root's privileges: as root, in a forked child with the
+// uid and gid 65534 (paths it uses must be reachable for that user; fds opened
+// before the call are inherited); otherwise in this process. `body` must not
+// use Catch assertions (a child's would be lost): it throws instead, and the
+// caller checks the disk afterwards. `text` is body's return value, or the
+// message of what it threw.
+struct UnprivilegedResult {
+  bool ok = false;
+  std::string text;
+};
+UnprivilegedResult run_unprivileged(const std::function<std::string()>& body);
+inline constexpr unsigned kUnprivilegedId = 65534;
 
 // Runs create_archive over root/config + root/data into an in-memory string.
 std::string archive_bytes_of(const std::string& root);

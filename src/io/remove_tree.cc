@@ -40,10 +40,11 @@ void remove_tree_at(int dir_fd, const std::string& name, const std::string& disp
     throw io_error(display, "cannot remove", errno);
   }
   if (S_ISDIR(st.st_mode)) {
+    // A restored read-only (or unreadable) directory must become readable and
+    // writable to be emptied. fchmodat does not follow: st says it is a dir.
+    if ((st.st_mode & 0700) != 0700) ::fchmodat(dir_fd, name.c_str(), 0700, 0);
     UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) throw io_error(display, "cannot remove", errno);
-    // A restored read-only directory must become writable to be emptied.
-    if ((st.st_mode & 0700) != 0700) ::fchmod(fd.get(), 0700);
     remove_contents(fd.get(), display);
     if (::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
       throw io_error(display, "cannot remove", errno);

@@ -46,6 +46,16 @@ std::string human(std::uint64_t bytes) {
   return buf;
 }
 
+// "<target>.bak-<stamp>", or with ".1", ".2"... if that exists: the name is
+// fixed in the journal, so it must be free before the swap starts.
+std::string free_backup_name(const std::string& target, const std::string& stamp) {
+  std::string base = target + ".bak-" + stamp;
+  std::string name = base;
+  struct stat st;
+  for (int n = 1; ::lstat(name.c_str(), &st) == 0; ++n) name = base + "." + std::to_string(n);
+  return name;
+}
+
 struct TreeTarget {
   std::string name;
   std::string target;
@@ -241,7 +251,7 @@ RestoreResult restore(const RestoreOptions& options, Reporter& outer) {
       out.diff = diff_trees(staged.path(), trees[i].target);
     } else {
       if (::fstat(staged.fd(), &st) != 0) throw io_error(staged.path(), "cannot stat", errno);
-      SwapTree t{trees[i].name, trees[i].target, staged.path(), trees[i].target + ".bak-" + stamp,
+      SwapTree t{trees[i].name, trees[i].target, staged.path(), free_backup_name(trees[i].target, stamp),
                  out.target_existed, st.st_dev, st.st_ino};
       if (out.target_existed && !options.discard_old) out.backup = t.backup;
       plan.trees.push_back(std::move(t));
@@ -297,7 +307,8 @@ RecoverResult recover(const std::string& data_dir, const std::string& config_dir
     for (const auto& name : found) {
       std::string pid_text = name.substr(name_prefix.size());
       pid_t pid = static_cast<pid_t>(std::atol(pid_text.c_str()));
-      if (pid > 0 && pid != ::getpid() && ::kill(pid, 0) == 0) continue;  // a restore running now
+      // A restore running now (EPERM: alive, but another user's).
+      if (pid > 0 && pid != ::getpid() && (::kill(pid, 0) == 0 || errno == EPERM)) continue;
       remove_tree(dir + "/" + name);
       result.removed_staging.push_back(dir + "/" + name);
     }

@@ -17,6 +17,9 @@
 namespace jb {
 namespace {
 
+// "." and ".." are real directories: O_NOFOLLOW does not stop them.
+bool plain_name(std::string_view part) { return !part.empty() && part != "." && part != ".."; }
+
 std::pair<std::string, std::string> split_parent(const std::string& rel) {
   auto slash = rel.rfind('/');
   if (slash == std::string::npos) return {"", rel};
@@ -82,6 +85,7 @@ int SafeExtractor::open_dir(std::size_t t, const std::string& rel, bool create) 
     std::size_t slash = rel.find('/', start);
     if (slash == std::string::npos) slash = rel.size();
     std::string part = rel.substr(start, slash - start);
+    if (!plain_name(part)) unsafe("path has an empty, '.' or '..' component");
     int next = ::openat(fd.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (next < 0 && errno == ENOENT && create) {
       // A parent the archive did not list: make it private; a later entry
@@ -145,6 +149,7 @@ void SafeExtractor::begin_entry(archive_entry* entry) {
     return;
   }
   auto [parent_rel, name] = split_parent(rel);
+  if (!plain_name(name)) unsafe("path has an empty, '.' or '..' component");
   const int parent = open_dir(t, parent_rel, /*create=*/true);
 
   if (const char* hardlink = archive_entry_hardlink(entry)) {
@@ -152,6 +157,7 @@ void SafeExtractor::begin_entry(archive_entry* entry) {
     if (target.compare(0, tree.size() + 1, tree + "/") != 0)
       unsafe("hardlink to \"" + target + "\" outside its tree");
     auto [target_parent_rel, target_name] = split_parent(target.substr(tree.size() + 1));
+    if (!plain_name(target_name)) unsafe("hardlink target has an empty, '.' or '..' component");
     // Resolve the link's target directory first: open_dir caches one fd.
     UniqueFd target_parent(::dup(open_dir(t, target_parent_rel, /*create=*/false)));
     const int link_parent = open_dir(t, parent_rel, /*create=*/true);

@@ -1,1 +1,153 @@
+#include "jellyfin_backup/io/paths.h"
+
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "jellyfin_backup/error.h"
+#include "test_util.h"
+
+using jb::absolute_dir;
+using jb::absolute_target;
+using jb::check_not_nested;
+using jb::lies_within;
+using jb::name_of;
+using jb::parent_of;
+using jb::test::make_dirs;
+using jb::test::TempDir;
+using jb::test::write_file;
+
+namespace {
+
+// The TempDir path as realpath sees it ($TMPDIR may be a symlink).
+std::string real(const std::string& path) {
+  char* r = ::realpath(path.c_str(), nullptr);
+  REQUIRE(r);
+  std::string out(r);
+  ::free(r);
+  return out;
+}
+
+template <typename F>
+jb::Error error_of(F&& f) {
+  try {
+    f();
+  } catch (const jb::Error& e) {
+    return e;
+  }
+  FAIL("no jb::Error thrown");
+  return jb::Error(jb::ErrorKind::kRuntime, "unreachable");
+}
+
+}  // namespace
+
+TEST_CASE("paths: parent_of and name_of", "[paths]") {
+  CHECK(parent_of("/var/lib/jellyfin") == "/var/lib");
+  CHECK(name_of("/var/lib/jellyfin") == "jellyfin");
+  CHECK(parent_of("/jellyfin") == "/");
+  CHECK(name_of("/jellyfin") == "jellyfin");
+  CHECK(parent_of("jellyfin") == ".");
+  CHECK(name_of("jellyfin") == "jellyfin");
+  CHECK(parent_of("a/b") == "a");
+  CHECK(name_of("a/b") == "b");
+}
+
+TEST_CASE("paths: lies_within", "[paths]") {
+  CHECK(lies_within("/a/b", "/a/b"));
+  CHECK(lies_within("/a/b/c", "/a/b"));
+  CHECK(lies_within("/a/b/c/d", "/a/b"));
+  CHECK(lies_within("/a/b", "/"));
+  CHECK(lies_within("/", "/"));
+  // The prefix trap: a common string prefix is not a common directory.
+  CHECK_FALSE(lies_within("/a/bc", "/a/b"));
+  CHECK_FALSE(lies_within("/a/b-config", "/a/b"));
+  CHECK_FALSE(lies_within("/a", "/a/b"));
+  CHECK_FALSE(lies_within("/x/b", "/a/b"));
+}
+
+TEST_CASE("paths: absolute_dir resolves an existing directory", "[paths]") {
+  TempDir tmp;
+  make_dirs(tmp / "dir/sub");
+  CHECK(absolute_dir(tmp / "dir", "--data") == real(tmp.path()) + "/dir");
+  CHECK(absolute_dir(tmp / "dir/sub/..", "--data") == real(tmp.path()) + "/dir");
+  CHECK(absolute_dir(tmp / "dir/", "--data") == real(tmp.path()) + "/dir");
+  REQUIRE(::symlink("dir/sub", (tmp / "link").c_str()) == 0);
+  CHECK(absolute_dir(tmp / "link", "--data") == real(tmp.path()) + "/dir/sub");
+}
+
+TEST_CASE("paths: absolute_dir refuses what is not an existing directory", "[paths]") {
+  TempDir tmp;
+  write_file(tmp / "file", "x");
+
+  auto missing = error_of([&] { absolute_dir(tmp / "missing", "--data"); });
+  CHECK(missing.kind() == jb::ErrorKind::kUsage);
+  CHECK_THAT(missing.what(), Catch::Contains("--data"));
+  CHECK_THAT(missing.what(), Catch::Contains("missing"));
+
+  auto beneath_missing = error_of([&] { absolute_dir(tmp / "missing/deeper", "--config"); });
+  CHECK(beneath_missing.kind() == jb::ErrorKind::kUsage);
+
+  auto file = error_of([&] { absolute_dir(tmp / "file", "--config"); });
+  CHECK(file.kind() == jb::ErrorKind::kUsage);
+  CHECK_THAT(file.what(), Catch::Contains("--config"));
+
+  auto beneath_file = error_of([&] { absolute_dir(tmp / "file/x", "--config"); });
+  CHECK(beneath_file.kind() == jb::ErrorKind::kUsage);
+}
+
+TEST_CASE("paths: absolute_target accepts a leaf that does not exist", "[paths]") {
+  TempDir tmp;
+  make_dirs(tmp / "parent");
+  const std::string base = real(tmp.path());
+  CHECK(absolute_target(tmp / "parent/new", "--data") == base + "/parent/new");
+  CHECK(absolute_target(tmp / "parent", "--data") == base + "/parent");
+  // The parent is resolved; the leaf is taken as it is (it may be replaced).
+  REQUIRE(::symlink("parent", (tmp / "plink").c_str()) == 0);
+  CHECK(absolute_target(tmp / "plink/new", "--data") == base + "/parent/new");
+  CHECK(absolute_target(tmp / "parent/../parent/new", "--data") == base + "/parent/new");
+}
+
+TEST_CASE("paths: absolute_target strips trailing slashes", "[paths]") {
+  TempDir tmp;
+  make_dirs(tmp / "parent/leaf");
+  const std::string base = real(tmp.path());
+  CHECK(absolute_target(tmp / "parent/leaf/", "--data") == base + "/parent/leaf");
+  CHECK(absolute_target(tmp / "parent/leaf///", "--data") == base + "/parent/leaf");
+  CHECK(absolute_target(tmp / "parent/new//", "--data") == base + "/parent/new");
+}
+
+TEST_CASE("paths: absolute_target directly under /", "[paths]") {
+  CHECK(absolute_target("/jb-test-surely-not-there", "--data") == "/jb-test-surely-not-there");
+}
+
+TEST_CASE("paths: absolute_target refuses a missing parent and unusable names", "[paths]") {
+  TempDir tmp;
+  auto missing = error_of([&] { absolute_target(tmp / "missing/leaf", "--config"); });
+  CHECK(missing.kind() == jb::ErrorKind::kUsage);
+  CHECK_THAT(missing.what(), Catch::Contains("--config"));
+
+  const std::vector<std::string> bad_paths = {"/",        "//",        "///",        ".",
+                                              "..",       tmp / ".",   tmp / "..",   tmp / "x/.."};
+  for (const std::string& bad : bad_paths) {
+    INFO("'" << bad << "'");
+    CHECK(error_of([&] { absolute_target(bad, "--data"); }).kind() == jb::ErrorKind::kUsage);
+  }
+}
+
+TEST_CASE("paths: check_not_nested", "[paths]") {
+  CHECK_NOTHROW(check_not_nested("/srv/jf/config", "/srv/jf/data"));
+  // Prefix trap: siblings sharing a string prefix are not nested.
+  CHECK_NOTHROW(check_not_nested("/srv/jf", "/srv/jf-data"));
+  CHECK_NOTHROW(check_not_nested("/srv/jf-config", "/srv/jf"));
+
+  CHECK(error_of([] { check_not_nested("/srv/jf", "/srv/jf"); }).kind() == jb::ErrorKind::kUsage);
+  auto config_in_data = error_of([] { check_not_nested("/srv/jf/config", "/srv/jf"); });
+  CHECK(config_in_data.kind() == jb::ErrorKind::kUsage);
+  CHECK_THAT(config_in_data.what(), Catch::Contains("--config"));
+  auto data_in_config = error_of([] { check_not_nested("/etc/jf", "/etc/jf/data/x"); });
+  CHECK(data_in_config.kind() == jb::ErrorKind::kUsage);
+  CHECK_THAT(data_in_config.what(), Catch::Contains("--data"));
+}
