@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace jb {
 
@@ -22,6 +23,23 @@ class Reporter {
   virtual void warning(const std::string& message) { (void)message; }
   // Called often (every block); implementations throttle their output.
   virtual void progress(const Progress& progress) { (void)progress; }
+};
+
+// Keeps every warning (for a command's result and --json) while passing
+// everything on to `next`.
+class CollectingReporter : public Reporter {
+ public:
+  CollectingReporter(Reporter& next, std::vector<std::string>& warnings)
+      : next_(next), warnings_(warnings) {}
+  void warning(const std::string& message) override {
+    warnings_.push_back(message);
+    next_.warning(message);
+  }
+  void progress(const Progress& p) override { next_.progress(p); }
+
+ private:
+  Reporter& next_;
+  std::vector<std::string>& warnings_;
 };
 
 }  // namespace jb

@@ -19,6 +19,13 @@ std::string count_text(std::uint64_t n, const char* unit) {
 
 }  // namespace
 
+std::string describe_problem(const Problem& p) {
+  std::string text = p.path.empty() ? p.problem : p.path + ": " + p.problem;
+  if (!p.expected.empty() || !p.actual.empty())
+    text += " (expected " + p.expected + ", actual " + p.actual + ")";
+  return text;
+}
+
 void Verifier::add(std::string path, std::string problem, std::string expected,
                    std::string actual) {
   std::uint64_t index = path.empty() ? kArchiveWide : index_ - 1;

@@ -6,12 +6,6 @@
 namespace jb::cli {
 namespace {
 
-std::string describe(const Problem& p) {
-  std::string text = p.path.empty() ? p.problem : p.path + ": " + p.problem;
-  if (!p.expected.empty() || !p.actual.empty())
-    text += " (expected " + p.expected + ", actual " + p.actual + ")";
-  return text;
-}
 
 nlohmann::json to_json(const std::string& archive, const VerifyResult& r) {
   nlohmann::json problems = nlohmann::json::array();
@@ -30,7 +24,7 @@ nlohmann::json to_json(const std::string& archive, const VerifyResult& r) {
                         {"manifest", r.manifest ? r.manifest->to_json() : nlohmann::json()}};
   if (!r.ok()) {
     out["exit_code"] = static_cast<int>(ErrorKind::kDamaged);
-    out["error"] = archive + ": " + describe(r.problems.front());
+    out["error"] = archive + ": " + describe_problem(r.problems.front());
   }
   return out;
 }
@@ -63,7 +57,7 @@ int cmd_verify(int argc, char** argv) {
     std::fprintf(stderr,
                  "jellyfin-backup: error: %s: %s; %llu bad %s (--json lists them all): the "
                  "archive is damaged, do not restore from it\n",
-                 archive.c_str(), describe(result.problems.front()).c_str(),
+                 archive.c_str(), describe_problem(result.problems.front()).c_str(),
                  static_cast<unsigned long long>(result.bad_entries),
                  result.bad_entries == 1 ? "entry" : "entries");
     return static_cast<int>(ErrorKind::kDamaged);

@@ -203,22 +203,6 @@ class EntryStreamer {
   Progress progress_;
 };
 
-// Collects warnings for the result while passing them on.
-class CollectingReporter : public Reporter {
- public:
-  CollectingReporter(Reporter& next, std::vector<std::string>& warnings)
-      : next_(next), warnings_(warnings) {}
-  void warning(const std::string& message) override {
-    warnings_.push_back(message);
-    next_.warning(message);
-  }
-  void progress(const Progress& p) override { next_.progress(p); }
-
- private:
-  Reporter& next_;
-  std::vector<std::string>& warnings_;
-};
-
 }  // namespace
 
 std::string archive_file_name(std::int64_t unix_time, const std::optional<std::string>& version) {

@@ -155,27 +155,7 @@ class RestoreConsumer : public EntryConsumer {
   std::unique_ptr<SafeExtractor> extractor_;
 };
 
-std::string describe(const Problem& p) {
-  std::string text = p.path.empty() ? p.problem : p.path + ": " + p.problem;
-  if (!p.expected.empty() || !p.actual.empty())
-    text += " (expected " + p.expected + ", actual " + p.actual + ")";
-  return text;
-}
 
-class CollectingReporter : public Reporter {
- public:
-  CollectingReporter(Reporter& next, std::vector<std::string>& warnings)
-      : next_(next), warnings_(warnings) {}
-  void warning(const std::string& message) override {
-    warnings_.push_back(message);
-    next_.warning(message);
-  }
-  void progress(const Progress& p) override { next_.progress(p); }
-
- private:
-  Reporter& next_;
-  std::vector<std::string>& warnings_;
-};
 
 }  // namespace
 
@@ -223,7 +203,7 @@ RestoreResult restore(const RestoreOptions& options, Reporter& outer) {
   RestoreConsumer consumer(options, trees, reporter);
   VerifyResult verified = verify_archive(*source, reporter, &consumer);
   if (!verified.ok()) {
-    throw damaged_error(source->name() + ": " + describe(verified.problems.front()) + "; " +
+    throw damaged_error(source->name() + ": " + describe_problem(verified.problems.front()) + "; " +
                             std::to_string(verified.bad_entries) + " bad entries",
                         "nothing was restored; the targets are untouched");
   }

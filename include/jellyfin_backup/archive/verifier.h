@@ -37,6 +37,9 @@ struct Problem {
   std::string actual;
 };
 
+// "<path>: <problem> (expected X, actual Y)", the one line users see.
+std::string describe_problem(const Problem& problem);
+
 class Verifier {
  public:
   Verifier() = default;
