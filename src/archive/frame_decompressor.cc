@@ -35,6 +35,9 @@ FrameDecompressor::FrameDecompressor(Source& source, Pieces pieces)
     : source_(source), dctx_(ZSTD_createDCtx()), in_(kInSize), pieces_(pieces) {
   if (!dctx_) throw std::bad_alloc();
   ZSTD_DCtx_setParameter(dctx_.get(), ZSTD_d_windowLogMax, kMaxWindowLog);
+  ZSTD_DCtx_setParameter(dctx_.get(), ZSTD_d_forceIgnoreChecksum, ZSTD_d_ignoreChecksum);
+  frame_hash_.reset(XXH64_createState());
+  if (!frame_hash_) throw std::bad_alloc();
   out_[0].resize(kOutSize);
   out_[1].resize(kOutSize);
 }
@@ -73,10 +76,33 @@ void FrameDecompressor::check_frame_header() {
     if (ret == 0) {
       if (header.frameType == ZSTD_frame && !header.checksumFlag)
         fail("frame has no content checksum, so its data cannot be verified");
+      frame_has_checksum_ = header.frameType == ZSTD_frame;
       return;
     }
     if (!fill_input() && in_end_ - in_pos_ < ret) fail("truncated frame header");
   }
+}
+
+// Keeps the last 4 bytes consumed: at a frame's end, its stored checksum.
+void FrameDecompressor::remember_last4(const char* data, std::size_t n) {
+  if (n >= 4) {
+    std::memcpy(last4_, data + n - 4, 4);
+    return;
+  }
+  std::memmove(last4_, last4_ + n, 4 - n);
+  std::memcpy(last4_ + 4 - n, data, n);
+}
+
+void FrameDecompressor::end_of_frame() {
+  ++frames_;
+  if (!frame_has_checksum_) return;
+  // The checksum is the low 32 bits of XXH64(content), little-endian.
+  const auto digest = static_cast<std::uint32_t>(XXH64_digest(frame_hash_.get()));
+  const std::uint32_t stored = static_cast<std::uint32_t>(last4_[0]) |
+                               static_cast<std::uint32_t>(last4_[1]) << 8 |
+                               static_cast<std::uint32_t>(last4_[2]) << 16 |
+                               static_cast<std::uint32_t>(last4_[3]) << 24;
+  if (digest != stored) damaged_.push_back({frames_, frame_offset_, frame_output_start_});
 }
 
 std::string_view FrameDecompressor::next() {
@@ -92,16 +118,20 @@ std::string_view FrameDecompressor::next() {
     }
     if (at_frame_start_) {
       frame_offset_ = consumed_;
+      frame_output_start_ = produced_ + out.pos;
       check_frame_header();
+      XXH64_reset(frame_hash_.get(), 0);
     }
     ZSTD_inBuffer in{in_.data() + in_pos_, in_end_ - in_pos_, 0};
     std::size_t before = out.pos;
     std::size_t ret = ZSTD_decompressStream(dctx_.get(), &out, &in);
     if (ZSTD_isError(ret)) fail(describe_zstd_error(ret));
+    XXH64_update(frame_hash_.get(), static_cast<char*>(out.dst) + before, out.pos - before);
+    remember_last4(in_.data() + in_pos_, in.pos);
     in_pos_ += in.pos;
     consumed_ += in.pos;
     at_frame_start_ = ret == 0;
-    if (ret == 0) ++frames_;
+    if (ret == 0) end_of_frame();
     if (ret == 0 && pieces_ == Pieces::kFrame && out.pos > 0) break;
     // Without input zstd can only flush what it holds; no progress means
     // the frame needs bytes that will never come.

@@ -224,9 +224,12 @@ void Verifier::end_entry() {
   path_.clear();  // between entries, a stream failure belongs to no entry
 }
 
-void Verifier::stream_failed(const std::string& message) {
+void Verifier::stream_failed(const std::string& message, bool in_entry) {
   // index_ points at the entry being read, if any; path_ names it.
-  problems_.push_back({index_ == 0 ? kArchiveWide : index_ - 1, path_, message, {}, {}});
+  std::string path = in_entry ? path_ : std::string();
+  std::string text = message;
+  if (!in_entry && !path_.empty()) text += " (in the entries after " + path_ + ")";
+  problems_.push_back({index_ == 0 ? kArchiveWide : index_ - 1, path, text, {}, {}});
   stream_broken_ = true;
 }
 

@@ -273,6 +273,7 @@ RecoverResult recover(const std::string& data_dir, const std::string& config_dir
   // Nothing pending: staging directories of restores that died before
   // their swap are leftovers, unless their process still runs.
   for (const auto& target : {data, config}) {
+    remove_journal_leftovers(target);
     const std::string prefix = StagingDir::prefix_for(target);
     const std::string dir = parent_of(target);
     const std::string name_prefix = name_of(prefix);

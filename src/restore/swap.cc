@@ -1,5 +1,6 @@
 #include "jellyfin_backup/restore/swap.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -96,8 +97,27 @@ class BlockSignals {
   sigset_t old_;
 };
 
+}  // namespace
+
+void remove_journal_leftovers(const std::string& target) {
+  // AtomicFile's temporaries: ".<journal name>.tmp-XXXXXXXX".
+  const std::string dir = parent_of(target);
+  const std::string prefix = "." + name_of(journal_path(target)) + ".tmp-";
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  std::vector<std::string> found;
+  while (dirent* e = ::readdir(d)) {
+    if (std::string_view(e->d_name).substr(0, prefix.size()) == prefix) found.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  for (const auto& name : found) ::unlink((dir + "/" + name).c_str());
+}
+
+namespace {
+
 void remove_journals(const SwapPlan& plan) {
   for (const auto& t : plan.trees) {
+    remove_journal_leftovers(t.target);
     if (::unlink(journal_path(t.target).c_str()) != 0 && errno != ENOENT)
       throw io_error(journal_path(t.target), "cannot remove journal", errno);
     fsync_dir(parent_of(t.target));

@@ -53,6 +53,8 @@ InspectResult read_start(Source& source, bool list) {
   verifier.end_entry();
   // Trust the manifest only once its frame's checksum is verified; in our
   // archives frame 1 holds it alone.
+  if (!input.damaged_frames().empty())
+    throw damaged_error("zstd frame 1 (MANIFEST.json) fails its content checksum");
   if (input.frames() == 0)
     throw damaged_error("zstd frame 1 does not hold MANIFEST.json alone",
                         "this is not an archive written by jellyfin-backup");

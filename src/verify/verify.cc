@@ -1,5 +1,10 @@
 #include "jellyfin_backup/verify/verify.h"
 
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
 #include "jellyfin_backup/archive/frame_decompressor.h"
 #include "jellyfin_backup/archive/tar_reader.h"
 #include "jellyfin_backup/error.h"
@@ -8,13 +13,35 @@
 namespace jb {
 namespace {
 
+// The first entry that starts in each frame, for messages about a frame.
+class FrameEntries {
+ public:
+  void saw(std::uint64_t frame_start, std::uint64_t header_position, const char* path) {
+    if (header_position >= frame_start && frame_start != last_start_) {
+      last_start_ = frame_start;
+      std::string name = path ? path : "";
+      while (name.size() > 1 && name.back() == '/') name.pop_back();
+      first_.emplace(frame_start, std::move(name));
+    }
+  }
+  std::string first_in(std::uint64_t frame_start) const {
+    auto it = first_.find(frame_start);
+    return it == first_.end() ? std::string() : it->second;
+  }
+
+ private:
+  std::uint64_t last_start_ = UINT64_MAX;
+  std::map<std::uint64_t, std::string> first_;
+};
+
 // The main loop of every archive reader, top to bottom.
 void read_all(FrameDecompressor& input, TarReader& tar, Verifier& verifier,
-              EntryConsumer* consumer, Source& source, Reporter& reporter) {
+              EntryConsumer* consumer, Source& source, Reporter& reporter, FrameEntries& frames) {
   Progress progress;
   progress.bytes_total = source.size().value_or(0);
   while (archive_entry* entry = tar.next()) {
     throw_if_interrupted();
+    frames.saw(input.frame_output_start(), tar.header_position(), archive_entry_pathname(entry));
     const bool had_manifest = verifier.manifest().has_value();
     const bool pass_on = verifier.begin_entry(entry) && verifier.in_tree() && consumer;
     if (pass_on) consumer->begin_entry(entry);
@@ -37,12 +64,23 @@ void read_all(FrameDecompressor& input, TarReader& tar, Verifier& verifier,
 VerifyResult verify_archive(Source& source, Reporter& reporter, EntryConsumer* consumer) {
   FrameDecompressor input(source);
   Verifier verifier;
+  std::unique_ptr<TarReader> tar;
+  FrameEntries frames;
   try {
-    TarReader tar(input);
-    read_all(input, tar, verifier, consumer, source, reporter);
+    tar = std::make_unique<TarReader>(input);
+    read_all(input, *tar, verifier, consumer, source, reporter, frames);
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::kDamaged) throw;
-    verifier.stream_failed(e.full_message());
+    // Frames hold whole entries: if the failing frame starts after the
+    // current entry's header, that entry came out of an intact frame.
+    bool in_entry = !tar || tar->header_position() >= input.frame_output_start();
+    verifier.stream_failed(e.full_message(), in_entry);
+  }
+  for (const auto& damaged : input.damaged_frames()) {
+    std::string first = frames.first_in(damaged.output_start);
+    verifier.archive_problem("zstd frame " + std::to_string(damaged.index) + " (at byte " +
+                             std::to_string(damaged.offset) + (first.empty() ? "" : ", from " + first + " on") +
+                             "): content checksum mismatch");
   }
   verifier.finish();
 

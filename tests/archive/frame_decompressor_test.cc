@@ -70,10 +70,17 @@ std::string read_all(FrameDecompressor& d) {
   }
 }
 
+// Damage either stops the stream (thrown) or, for a content checksum that
+// does not match, is recorded while reading goes on; this helper reports
+// both as a thrown Error so the tests below can treat them alike.
 std::string decompress(const std::string& bytes, std::size_t piece = 4096) {
   StringSource source(bytes, piece);
   FrameDecompressor d(source);
-  return read_all(d);
+  std::string out = read_all(d);
+  if (!d.damaged_frames().empty())
+    throw jb::damaged_error("zstd frame " + std::to_string(d.damaged_frames().front().index) +
+                            ": content checksum mismatch");
+  return out;
 }
 
 // Decompressing `bytes` must fail with Error(kDamaged); returns the message.
@@ -271,6 +278,23 @@ TEST_CASE("a flipped byte in the last block is damaged", "[frame_decompressor]")
     INFO("byte " << bytes.size() - back);
     CHECK_THAT(damaged_message(damaged), Catch::Contains("zstd frame 1"));
   }
+}
+
+TEST_CASE("a wrong content checksum is recorded and reading goes on", "[frame_decompressor]") {
+  // The reader above finds the damaged entries by their own hashes, so the
+  // stream must not stop at the first frame whose checksum fails.
+  const std::vector<std::string> parts = {pattern(5000, 7), pattern(3000, 8)};
+  std::string bytes = compress(parts);
+  const auto boundaries = frame_boundaries(bytes);
+  std::size_t in_checksum = boundaries[1] - 1;  // last byte of frame 1's checksum
+  bytes[in_checksum] = static_cast<char>(bytes[in_checksum] ^ 0x40);
+  StringSource source(bytes);
+  FrameDecompressor d(source);
+  CHECK(read_all(d) == concat(parts));
+  REQUIRE(d.damaged_frames().size() == 1);
+  CHECK(d.damaged_frames()[0].index == 1);
+  CHECK(d.damaged_frames()[0].offset == 0);
+  CHECK(d.frames() == 2);
 }
 
 TEST_CASE("a wrong content checksum is damaged", "[frame_decompressor]") {

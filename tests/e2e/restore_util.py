@@ -20,7 +20,7 @@ import e2e_util as u
 # Names a restore may leave beside a target while it runs (issue points 2, 6, 7).
 STAGING_RE = re.compile(r"^\.(.+)\.jellyfin-backup-staging\.(\d+)$")
 JOURNAL_RE = re.compile(r"^\.(.+)\.jellyfin-backup-journal$")
-BACKUP_RE = re.compile(r"^(.+)\.bak-(\d{8}T\d{6}Z)$")
+BACKUP_RE = re.compile(r"^(.+)\.bak-(\d{8}T\d{6}Z)(?:\.\d+)?$")
 
 
 def leftovers(parent) -> list[str]:

@@ -217,7 +217,10 @@ class CrashRecover(u.E2ETestCase):
         if extra:
             self.debris.append(f"{extra} after {self.log[-1]}")
             for n in extra:
-                u.rmtree_force(self.srv / n) if (self.srv / n).is_dir() else os.unlink(self.srv / n)
+                if (self.srv / n).is_dir():
+                    u.rmtree_force(self.srv / n)
+                else:
+                    os.unlink(self.srv / n)
 
         now = self.which()
         if outcome == "completed":

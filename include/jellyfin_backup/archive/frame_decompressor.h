@@ -1,8 +1,13 @@
 // Streams the decompressed bytes of an archive out of a Source, checking
-// what makes a v1 stream sound: every zstd frame carries a content checksum
-// (verified by zstd at the end of each frame), and the input ends exactly at
-// a frame boundary. Anything else is Error(kDamaged) naming the frame and its
-// byte offset in the compressed input.
+// what makes a v1 stream sound: every zstd frame carries a content checksum,
+// and the input ends exactly at a frame boundary. Structural damage is
+// Error(kDamaged) naming the frame and its byte offset in the compressed
+// input.
+//
+// A frame whose content checksum does not match is different: its data
+// decoded, so reading goes on and the mismatch is only recorded
+// (damaged_frames()). The reader above then finds, through the per-file
+// XXH3-128 sums, exactly which entries the damage hit.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +18,7 @@
 // ZSTD_getFrameHeader is in the stable-but-"static" part of the API.
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
+#include <xxhash.h>
 
 #include "jellyfin_backup/io/source.h"
 
@@ -40,10 +46,22 @@ class FrameDecompressor {
   std::uint64_t frames() const { return frames_; }
   std::uint64_t compressed_bytes() const { return consumed_; }
   std::uint64_t decompressed_bytes() const { return produced_; }
+  // Where the frame being decoded (or that failed) starts in the output.
+  std::uint64_t frame_output_start() const { return frame_output_start_; }
+
+  struct DamagedFrame {
+    std::uint64_t index;          // 1-based
+    std::uint64_t offset;         // in the compressed input
+    std::uint64_t output_start;   // in the decompressed stream
+  };
+  // Frames that failed their content checksum, so far.
+  const std::vector<DamagedFrame>& damaged_frames() const { return damaged_; }
 
  private:
   bool fill_input();  // false at end of input
   void check_frame_header();
+  void end_of_frame();
+  void remember_last4(const char* data, std::size_t n);
   [[noreturn]] void fail(const std::string& what) const;
 
   struct DCtxDeleter {
@@ -62,6 +80,17 @@ class FrameDecompressor {
   std::uint64_t frame_offset_ = 0;  // where the current frame starts
   std::uint64_t frames_ = 0;        // frames completed
   std::uint64_t produced_ = 0;
+  // The content checksum, checked here rather than by zstd so that a
+  // mismatch does not stop the stream: XXH64 of the frame's output against
+  // the frame's last 4 input bytes.
+  struct XxhDeleter {
+    void operator()(XXH64_state_t* s) const { XXH64_freeState(s); }
+  };
+  std::unique_ptr<XXH64_state_t, XxhDeleter> frame_hash_;
+  bool frame_has_checksum_ = false;
+  unsigned char last4_[4] = {};
+  std::vector<DamagedFrame> damaged_;
+  std::uint64_t frame_output_start_ = 0;
 };
 
 }  // namespace jb

@@ -36,6 +36,11 @@ class TarReader {
   // marker must be zero padding. Throws Error(kDamaged) otherwise.
   void check_nothing_follows();
 
+  // Offset in the tar stream of the current entry's header.
+  std::uint64_t header_position() const {
+    return static_cast<std::uint64_t>(archive_read_header_position(archive_.get()));
+  }
+
   const std::string& source_name() const { return input_.source_name(); }
 
  private:

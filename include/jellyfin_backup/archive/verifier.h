@@ -54,9 +54,15 @@ class Verifier {
   const std::string& tree() const { return tree_; }
   void data(const DataBlock& block);
   void end_entry();
-  // Records a failure of the stream itself (zstd or tar damage) while reading
-  // the current entry; nothing more can be read after it.
-  void stream_failed(const std::string& message);
+  // Records a failure of the stream itself (zstd or tar damage); nothing
+  // more can be read after it. With `in_entry`, it is the current entry's
+  // data that is damaged; otherwise the damage lies after it (a zstd frame
+  // holds whole entries, so a frame that fails its checksum after the
+  // current entry began does not make that entry suspect).
+  void stream_failed(const std::string& message, bool in_entry = true);
+  // A problem of the archive as a whole (a zstd frame that failed its
+  // checksum); reported after the entries it may explain.
+  void archive_problem(const std::string& message) { add("", message); }
   // After the end-of-archive marker: completeness checks. Sorts problems into
   // archive order.
   void finish();

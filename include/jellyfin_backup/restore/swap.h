@@ -57,6 +57,10 @@ std::optional<SwapPlan> read_journal(const std::string& target);
 // nothing may touch those trees before `recover` has run.
 void check_no_pending_restore(const std::vector<std::string>& targets);
 
+// Removes half-written journals (temporaries of a restore killed while it
+// wrote its journal; the journal itself never appeared).
+void remove_journal_leftovers(const std::string& target);
+
 enum class SwapOutcome { kCompleted, kRolledBack };
 
 // Brings the trees to "new in place, old aside" (or, when a staged tree has
