@@ -122,6 +122,10 @@ bool Verifier::begin_entry(archive_entry* entry) {
     return false;
   }
   if (type != AE_IFDIR) non_dirs_.insert(path_);
+  if (path_ == tree_ && type != AE_IFDIR) {
+    add(path_, "tree root is not a directory");
+    return false;
+  }
   TreeCount& count = counts_[tree_];
   ++count.entries;
 

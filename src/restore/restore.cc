@@ -97,7 +97,8 @@ void check_free_space(const Manifest& m, const std::vector<TreeTarget>& trees) {
     if (::stat(parent.c_str(), &st) != 0 || ::statvfs(parent.c_str(), &vfs) != 0)
       throw io_error(parent, "cannot check free space", errno);
     Need& n = by_fs[st.st_dev];
-    n.where = n.where.empty() ? parent : n.where + " and " + parent;
+    if (n.where.empty()) n.where = parent;
+    else if (n.where != parent) n.where += " and " + parent;
     n.need += mt->bytes + mt->entries * kOverheadPerEntry;
     n.avail = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
   }

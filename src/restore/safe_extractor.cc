@@ -32,7 +32,8 @@ SafeExtractor::SafeExtractor(std::vector<ExtractTarget> targets, Reporter& repor
     : targets_(std::move(targets)), reporter_(reporter), root_(::geteuid() == 0) {}
 
 void SafeExtractor::unsafe(const std::string& why) {
-  throw damaged_error(path_ + ": " + why, "the archive is unsafe; nothing was restored");
+  // restore adds what this means for the targets.
+  throw damaged_error(path_ + ": " + why + " (unsafe archive)");
 }
 
 void SafeExtractor::io_failure(const std::string& what, int err) {
