@@ -59,6 +59,7 @@ std::string free_backup_name(const std::string& target, const std::string& stamp
 struct TreeTarget {
   std::string name;
   std::string target;
+  bool in_place = false;  // a mount point: staged and swapped one level down
 };
 
 // Jellyfin cannot downgrade its database: an archive from a newer server than
@@ -91,7 +92,7 @@ void check_free_space(const Manifest& m, const std::vector<TreeTarget>& trees) {
   std::map<dev_t, Need> by_fs;
   for (const auto& t : trees) {
     const ManifestTree* mt = m.find_tree(t.name);
-    std::string parent = parent_of(t.target);
+    std::string parent = t.in_place ? t.target : parent_of(t.target);
     struct stat st;
     struct statvfs vfs;
     if (::stat(parent.c_str(), &st) != 0 || ::statvfs(parent.c_str(), &vfs) != 0)
@@ -135,7 +136,7 @@ class RestoreConsumer : public EntryConsumer {
     check_free_space(m, trees_);
     std::vector<ExtractTarget> targets;
     for (const auto& t : trees_) {
-      staging_.push_back(StagingDir::create(t.target));
+      staging_.push_back(StagingDir::create(t.target, t.in_place));
       targets.push_back({t.name, staging_.back().fd(), staging_.back().path()});
     }
     extractor_ = std::make_unique<SafeExtractor>(std::move(targets), reporter_);
@@ -190,12 +191,7 @@ RestoreResult restore(const RestoreOptions& options, Reporter& outer) {
   for (const auto& [name, target] : {std::pair{std::string(format::kConfigTree), config},
                                      std::pair{std::string(format::kDataTree), data}}) {
     if (options.only && *options.only != name) continue;
-    if (is_mount_point(target))
-      throw refused_error(target + " is a mount point (a container volume?), which cannot be "
-                                   "swapped atomically",
-                          "restoring into a mount point is not supported yet; restore into a "
-                          "directory and copy, or unmount it");
-    trees.push_back({name, target});
+    trees.push_back({name, target, is_mount_point(target)});
   }
 
   // Second, read the archive once: verify every byte while extracting into
@@ -229,11 +225,14 @@ RestoreResult restore(const RestoreOptions& options, Reporter& outer) {
     struct stat st;
     out.target_existed = ::lstat(trees[i].target.c_str(), &st) == 0;
     if (options.dry_run) {
-      out.diff = diff_trees(staged.path(), trees[i].target);
+      out.diff = diff_trees(staged.path(), trees[i].target, trees[i].in_place ? name_of(staged.path()) : "");
     } else {
       if (::fstat(staged.fd(), &st) != 0) throw io_error(staged.path(), "cannot stat", errno);
-      SwapTree t{trees[i].name, trees[i].target, staged.path(), free_backup_name(trees[i].target, stamp),
-                 out.target_existed, st.st_dev, st.st_ino};
+      std::string backup = trees[i].in_place
+                               ? free_backup_name(trees[i].target + "/.jellyfin-backup-old", stamp)
+                               : free_backup_name(trees[i].target, stamp);
+      SwapTree t{trees[i].name, trees[i].target, staged.path(), backup, out.target_existed,
+                 st.st_dev, st.st_ino, trees[i].in_place};
       if (out.target_existed && !options.discard_old) out.backup = t.backup;
       plan.trees.push_back(std::move(t));
     }
@@ -273,10 +272,12 @@ RecoverResult recover(const std::string& data_dir, const std::string& config_dir
 
   // Nothing pending: staging directories of restores that died before
   // their swap are leftovers, unless their process still runs.
-  for (const auto& target : {data, config}) {
-    remove_journal_leftovers(target);
-    const std::string prefix = StagingDir::prefix_for(target);
-    const std::string dir = parent_of(target);
+  for (const auto& [target, inside] : {std::pair{data, false}, std::pair{config, false},
+                                       std::pair{data, true}, std::pair{config, true}}) {
+    if (inside && !is_mount_point(target)) continue;
+    if (!inside) remove_journal_leftovers(target);
+    const std::string prefix = StagingDir::prefix_for(target, inside);
+    const std::string dir = parent_of(prefix);
     const std::string name_prefix = name_of(prefix);
     DIR* d = ::opendir(dir.c_str());
     if (!d) continue;

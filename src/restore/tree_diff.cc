@@ -17,12 +17,14 @@ struct Seen {
   std::string link;
 };
 
-std::map<std::string, Seen> walk(const std::string& root) {
+std::map<std::string, Seen> walk(const std::string& root, const std::string& ignore) {
   std::map<std::string, Seen> out;
   struct stat st;
   if (::lstat(root.c_str(), &st) != 0) return out;
   Reporter silent;
-  BackupPlan plan = plan_backup({{"t", root}}, ExcludeSet{}, silent);
+  ExcludeSet excludes(ignore.empty() ? std::vector<std::string>{}
+                                     : std::vector<std::string>{"t/" + ignore});
+  BackupPlan plan = plan_backup({{"t", root}}, excludes, silent);
   for (const auto& e : plan.entries) {
     if (e.archive_path == "t") continue;  // the root itself
     Seen s{e.st, {}};
@@ -53,9 +55,10 @@ void note(std::vector<std::string>& list, const std::string& path) {
 
 }  // namespace
 
-TreeDiff diff_trees(const std::string& staged, const std::string& target) {
-  const auto now = walk(target);
-  const auto next = walk(staged);
+TreeDiff diff_trees(const std::string& staged, const std::string& target,
+                    const std::string& ignore) {
+  const auto now = walk(target, ignore);
+  const auto next = walk(staged, {});
   TreeDiff diff;
   for (const auto& [path, seen] : next) {
     auto it = now.find(path);

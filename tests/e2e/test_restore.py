@@ -832,5 +832,55 @@ class DiskFull(RestoreCase):
         self.assertUntouched(mnt, before, res)
 
 
+class MountPointTarget(RestoreCase):
+    """A target that is a mount point (a container volume) cannot be renamed: the swap happens
+    one level down, inside it (issue: "swap one level down, journaled the same way")."""
+
+    def setUp(self):
+        super().setUp()
+        self.src_config, self.src_data = u.make_basic_trees(self.mkdir("src"), seed=11)
+        self.archive = self.tmp / "mp.tar.zst"
+        self.assertExit(u.run(["create", "--config", self.src_config, "--data", self.src_data,
+                               "--output", self.archive, "--quiet"]), 0)
+        self.srv = self.mkdir("srv")
+        self.data = self.srv / "data"
+        self.data.mkdir()
+        why = mount_tmpfs(self.data, "size=64m,mode=0755")
+        if why:
+            self.skipTest(why)
+        self.addCleanup(subprocess.run, ["umount", "-l", str(self.data)])
+        old_config, old_data = u.make_basic_trees(self.mkdir("old"), seed=12)
+        subprocess.run(["cp", "-a", f"{old_data}/.", str(self.data)], check=True)
+        subprocess.run(["cp", "-a", str(old_config), str(self.srv / "config")], check=True)
+        self.old_data = old_data
+
+    def test_restore_into_mount_point_discard_old(self):
+        res = self.restore(self.archive, self.srv / "config", self.data, "--discard-old")
+        self.assertSameTree(self.src_data, self.data, res)
+        self.assertSameTree(self.src_config, self.srv / "config", res)
+        self.assertTrue(os.path.ismount(self.data), "the mount point must stay a mount point")
+        self.assertNoLeftovers(self.srv, res)
+
+    def test_restore_into_mount_point_keeps_old_inside(self):
+        res = self.restore(self.archive, self.srv / "config", self.data)
+        kept = [n for n in os.listdir(self.data) if n.startswith(".jellyfin-backup-old")]
+        self.assertEqual(len(kept), 1, res.describe())
+        self.assertIn(kept[0], res.stdout, "the report names where the old tree went")
+        # The kept tree is the old one; its directory is private (0700) and holds the marker
+        # that told an interrupted swap which half was done.
+        problems = [p for p in u.compare_trees(self.old_data, self.data / kept[0])
+                    if "jellyfin-backup-moved-aside" not in p and not p.startswith("b'': mode")]
+        self.assertEqual(problems, [], res.describe())
+
+    def test_damaged_archive_leaves_mount_point_untouched(self):
+        before = u.snapshot(self.data)
+        blob = bytearray(self.archive.read_bytes())
+        blob[len(blob) // 2] ^= 0xFF
+        bad = self.tmp / "bad.tar.zst"
+        bad.write_bytes(bytes(blob))
+        res = self.restore(bad, self.srv / "config", self.data, expect=3)
+        self.assertEqual(r.snapshot_diff(before, u.snapshot(self.data)), [], res.describe())
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -4,6 +4,7 @@
 // filled. Removed on destruction unless the swap took it over (release()).
 #pragma once
 
+#include <ctime>
 #include <string>
 
 #include "jellyfin_backup/io/unique_fd.h"
@@ -12,8 +13,10 @@ namespace jb {
 
 class StagingDir {
  public:
-  // `target` must be absolute and its parent must exist.
-  static StagingDir create(const std::string& target);
+  // `target` must be absolute and its parent must exist. With `inside`
+  // (the target is a mount point, which cannot be renamed), the staging
+  // directory is made inside the target instead, on its filesystem.
+  static StagingDir create(const std::string& target, bool inside = false);
   StagingDir(StagingDir&&) noexcept;
   StagingDir& operator=(StagingDir&&) = delete;
   ~StagingDir();
@@ -26,13 +29,17 @@ class StagingDir {
   void remove();
 
   // "<parent>/.<name>.jellyfin-backup-staging." : what recover looks for.
-  static std::string prefix_for(const std::string& target);
+  static std::string prefix_for(const std::string& target, bool inside = false);
 
  private:
   StagingDir(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
   std::string path_;
   UniqueFd fd_;
   bool released_ = false;
+  // Inside a mount point, making and removing the staging directory touches
+  // the target's mtime: removal puts it back ("targets untouched").
+  std::string touched_;
+  timespec touched_mtime_{};
 };
 
 }  // namespace jb

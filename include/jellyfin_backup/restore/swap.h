@@ -34,6 +34,13 @@ struct SwapTree {
   bool target_existed = false;
   dev_t staged_dev = 0;  // identity of the staged (new) tree
   ino_t staged_ino = 0;
+  // The target is a mount point (a container volume): it cannot be renamed,
+  // so the swap happens one level down. The staging directory lies inside
+  // the target; its children move aside into `backup` (also inside the
+  // target, ".jellyfin-backup-old-<stamp>"), then the staged children move
+  // in. A marker file in `backup` records that the first half is done, so
+  // an interrupted swap knows which children are old and which are new.
+  bool in_place = false;
 };
 
 struct SwapPlan {

@@ -15,7 +15,9 @@ struct TreeDiff {
   std::vector<std::string> added_paths, removed_paths, changed_paths;
 };
 
-// `target` may not exist (everything is added).
-TreeDiff diff_trees(const std::string& staged, const std::string& target);
+// `target` may not exist (everything is added). An entry of `target` named
+// `ignore` (the staging directory inside a mount point) is left out.
+TreeDiff diff_trees(const std::string& staged, const std::string& target,
+                    const std::string& ignore = {});
 
 }  // namespace jb
