@@ -34,12 +34,6 @@ std::string random_suffix() {
   return s;
 }
 
-void fsync_dir(const std::string& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) throw io_error(dir, "cannot open directory to sync it", errno);
-  if (::fsync(fd.get()) != 0 && errno != EINVAL)
-    throw io_error(dir, "cannot sync directory", errno);
-}
 
 // Moves `from` to `to` but never replaces an existing `to`.
 void rename_no_replace(const std::string& from, const std::string& to) {
@@ -58,6 +52,13 @@ void rename_no_replace(const std::string& from, const std::string& to) {
 }
 
 }  // namespace
+
+void fsync_dir(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw io_error(dir, "cannot open directory to sync it", errno);
+  if (::fsync(fd.get()) != 0 && errno != EINVAL)
+    throw io_error(dir, "cannot sync directory", errno);
+}
 
 AtomicFile AtomicFile::create(const std::string& final_path) {
   std::string dir = dir_of(final_path);

@@ -26,10 +26,6 @@ namespace {
 
 using nlohmann::json;
 
-void fsync_dir(const std::string& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd || ::fsync(fd.get()) != 0) throw io_error(dir, "cannot sync directory", errno);
-}
 
 json to_json(const SwapPlan& plan) {
   json trees = json::array();

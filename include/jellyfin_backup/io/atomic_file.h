@@ -15,6 +15,9 @@
 
 namespace jb {
 
+// fsync of a directory: makes renames and unlinks in it durable.
+void fsync_dir(const std::string& dir);
+
 class AtomicFile : public Sink {
  public:
   // Throws Error: kRuntime if `final_path` exists or the directory is not
