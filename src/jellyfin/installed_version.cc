@@ -1,0 +1,150 @@
+#include "jellyfin_backup/jellyfin/installed_version.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include <vector>
+
+#include "jellyfin_backup/jellyfin/server_version.h"
+
+namespace jb {
+namespace {
+
+// "10.11.0+deb12" -> "10.11.0": the package suffix is not Jellyfin's version.
+std::string strip_package_suffix(const std::string& v) {
+  std::size_t end = v.find_first_of("+-~");
+  std::string out = v.substr(0, end);
+  // dpkg epochs: "1:10.11.0"
+  if (auto colon = out.find(':'); colon != std::string::npos) out = out.substr(colon + 1);
+  return out;
+}
+
+bool is_log_name(const std::string& name) {
+  return name.size() > 4 && name.compare(name.size() - 4, 4, ".log") == 0 && name[0] != '.';
+}
+
+// The last version line of one file, reading it as a stream: logs can be big.
+std::optional<std::string> last_version_in(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::optional<std::string> found;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("version:") == std::string::npos) continue;
+    if (auto v = version_in_log_line(line)) found = v;
+  }
+  return found;
+}
+
+std::optional<std::string> rpm_version(const std::string& root) {
+  for (const char* dir : {"/usr/bin/rpm", "/bin/rpm"}) {
+    if (::access(dir, X_OK) != 0) continue;
+    std::string rpmdb = (root.empty() ? "" : root) + "/var/lib/rpm";
+    struct stat st;
+    if (::stat(rpmdb.c_str(), &st) != 0) return std::nullopt;
+    for (const char* pkg : {"jellyfin-server", "jellyfin"}) {
+      std::string cmd = std::string(dir) + (root.empty() ? "" : " --root '" + root + "'") +
+                        " -q --qf '%{VERSION}' " + pkg + " 2>/dev/null";
+      if (root.find('\'') != std::string::npos) return std::nullopt;
+      std::unique_ptr<FILE, int (*)(FILE*)> p(::popen(cmd.c_str(), "r"), ::pclose);
+      if (!p) return std::nullopt;
+      char buf[128] = {};
+      std::size_t n = std::fread(buf, 1, sizeof buf - 1, p.get());
+      int status = ::pclose(p.release());
+      std::string v(buf, n);
+      if (status == 0 && parse_server_version(v)) return v;
+    }
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> version_in_log_line(std::string_view line) {
+  static const std::regex re(R"re(Jellyfin version: "?([0-9]+(\.[0-9]+)+[0-9A-Za-z.+~-]*)"?)re");
+  std::match_results<std::string_view::const_iterator> m;
+  if (!std::regex_search(line.begin(), line.end(), m, re)) return std::nullopt;
+  return m[1].str();
+}
+
+std::optional<DetectedVersion> version_from_logs(const std::string& log_dir) {
+  DIR* d = ::opendir(log_dir.c_str());
+  if (!d) return std::nullopt;
+  struct LogFile {
+    std::string path;
+    timespec mtime;
+  };
+  std::vector<LogFile> logs;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (!is_log_name(name)) continue;
+    std::string path = log_dir + "/" + name;
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) logs.push_back({path, st.st_mtim});
+  }
+  ::closedir(d);
+  // Newest first; a log without a start line (a quiet day) defers to older ones.
+  std::sort(logs.begin(), logs.end(), [](const LogFile& a, const LogFile& b) {
+    if (a.mtime.tv_sec != b.mtime.tv_sec) return a.mtime.tv_sec > b.mtime.tv_sec;
+    if (a.mtime.tv_nsec != b.mtime.tv_nsec) return a.mtime.tv_nsec > b.mtime.tv_nsec;
+    return a.path > b.path;
+  });
+  for (const auto& log : logs)
+    if (auto v = last_version_in(log.path)) return DetectedVersion{*v, "log " + log.path};
+  return std::nullopt;
+}
+
+std::optional<std::string> dpkg_version_of(std::string_view status_text) {
+  std::istringstream in{std::string(status_text)};
+  std::string line, package, status, version;
+  std::optional<std::string> server, legacy;
+  auto end_stanza = [&] {
+    bool installed = status.find(" installed") != std::string::npos &&
+                     status.find("not-installed") == std::string::npos;
+    if (installed && !version.empty()) {
+      if (package == "jellyfin-server") server = version;
+      else if (package == "jellyfin") legacy = version;
+    }
+    package.clear();
+    status.clear();
+    version.clear();
+  };
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) {
+      end_stanza();
+      continue;
+    }
+    if (line.rfind("Package: ", 0) == 0) package = line.substr(9);
+    else if (line.rfind("Status: ", 0) == 0) status = line.substr(8);
+    else if (line.rfind("Version: ", 0) == 0) version = line.substr(9);
+  }
+  end_stanza();
+  return server ? server : legacy;
+}
+
+std::optional<DetectedVersion> version_from_packages(const std::string& root) {
+  std::string status_path = (root == "/" ? "" : root) + "/var/lib/dpkg/status";
+  std::ifstream in(status_path, std::ios::binary);
+  if (in) {
+    std::ostringstream s;
+    s << in.rdbuf();
+    if (auto raw = dpkg_version_of(s.str())) {
+      std::string v = strip_package_suffix(*raw);
+      if (parse_server_version(v)) return DetectedVersion{v, "dpkg " + status_path + ": " + *raw};
+    }
+  }
+  if (auto v = rpm_version(root == "/" ? "" : root)) return DetectedVersion{*v, "rpm database"};
+  return std::nullopt;
+}
+
+}  // namespace jb
