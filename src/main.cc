@@ -23,11 +23,12 @@ constexpr const char* kUsage =
     "verified tar.zst archive.\n"
     "\n"
     "Commands:\n"
-    "  create   back up --data and --config into an archive\n"
+    "  create   back up the server's config and data trees into an archive\n"
     "  verify   check an archive end to end (every byte of every file)\n"
     "  inspect  show an archive's manifest; --list its entries\n"
     "  restore  verify an archive into staging, then swap it in atomically\n"
     "  recover  finish or undo an interrupted restore\n"
+    "  where    show where the Jellyfin install keeps its trees, its version, if it runs\n"
     "\n"
     "Every command takes --json, --quiet and --help.\n"
     "  jellyfin-backup --version   print the version\n"
@@ -66,6 +67,7 @@ int run(const std::string& command, int argc, char** argv) {
   if (command == "inspect") return jb::cli::cmd_inspect(argc, argv);
   if (command == "restore") return jb::cli::cmd_restore(argc, argv);
   if (command == "recover") return jb::cli::cmd_recover(argc, argv);
+  if (command == "where") return jb::cli::cmd_where(argc, argv);
   throw jb::usage_error("unknown command '" + command + "'",
                         "run `jellyfin-backup --help` for the list of commands");
 }

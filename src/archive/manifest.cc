@@ -30,12 +30,17 @@ std::uint64_t Manifest::total_bytes() const {
 json Manifest::to_json() const {
   json trees_json = json::array();
   for (const auto& tree : trees) {
-    trees_json.push_back({{"name", tree.name},
-                          {"source", tree.source},
-                          {"files", tree.files},
-                          {"bytes", tree.bytes},
-                          {"entries", tree.entries}});
+    json t = {{"name", tree.name},
+              {"source", tree.source},
+              {"files", tree.files},
+              {"bytes", tree.bytes},
+              {"entries", tree.entries}};
+    if (tree.inside) t["inside"] = {{"tree", *tree.inside}, {"path", tree.inside_path}};
+    trees_json.push_back(std::move(t));
   }
+  json left_out_json = json::array();
+  for (const auto& l : left_out)
+    left_out_json.push_back({{"kind", l.kind}, {"path", l.path}, {"source", l.source}});
   auto optional_string = [](const std::optional<std::string>& s) {
     return s ? json(*s) : json(nullptr);
   };
@@ -51,6 +56,8 @@ json Manifest::to_json() const {
         {"version_source", optional_string(app_version_source)}}},
       {"trees", trees_json},
       {"excludes", excludes},
+      {"left_out", left_out_json},
+      {"forced", optional_string(forced)},
       {"compression",
        {{"algorithm", "zstd"}, {"level", compression_level}, {"frame_bytes", frame_bytes}}},
       {"checksum", {{"algorithm", format::kChecksumAlgorithm}, {"file", format::kChecksumsName}}},
@@ -126,6 +133,13 @@ Manifest Manifest::parse(std::string_view text) {
     tree.files = field(t, "files", kNumber).get<std::uint64_t>();
     tree.bytes = field(t, "bytes", kNumber).get<std::uint64_t>();
     tree.entries = field(t, "entries", kNumber).get<std::uint64_t>();
+    if (auto in = t.find("inside"); in != t.end() && !in->is_null()) {
+      if (!in->is_object()) throw bad_manifest("\"inside\" has the wrong type");
+      tree.inside = field(*in, "tree", kString).get<std::string>();
+      tree.inside_path = field(*in, "path", kString).get<std::string>();
+      if (*tree.inside == tree.name || tree.inside_path.empty())
+        throw bad_manifest("tree \"" + tree.name + "\" lies inside itself");
+    }
     m.trees.push_back(std::move(tree));
   }
   if (m.trees.empty()) throw bad_manifest("no trees");
@@ -134,6 +148,17 @@ Manifest Manifest::parse(std::string_view text) {
     if (!e.is_string()) throw bad_manifest("an exclude is not a string");
     m.excludes.push_back(e.get<std::string>());
   }
+  // Keys added after format version 1 was first written are optional.
+  if (auto lo = doc.find("left_out"); lo != doc.end()) {
+    if (!lo->is_array()) throw bad_manifest("\"left_out\" has the wrong type");
+    for (const json& l : *lo) {
+      if (!l.is_object()) throw bad_manifest("a left_out entry is not an object");
+      m.left_out.push_back({field(l, "kind", kString).get<std::string>(),
+                            field(l, "path", kString).get<std::string>(),
+                            field(l, "source", kString).get<std::string>()});
+    }
+  }
+  m.forced = optional_string_field(doc, "forced");
   const json& compression = field(doc, "compression", kObject);
   if (field(compression, "algorithm", kString) != "zstd")
     throw bad_manifest("unsupported compression");

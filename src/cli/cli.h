@@ -21,6 +21,7 @@ int cmd_verify(int argc, char** argv);
 int cmd_inspect(int argc, char** argv);
 int cmd_restore(int argc, char** argv);
 int cmd_recover(int argc, char** argv);
+int cmd_where(int argc, char** argv);
 
 // Flags every command takes.
 struct CommonFlags {

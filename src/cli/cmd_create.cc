@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 
 #include "cli/options.h"
 #include "jellyfin_backup/archive/archive_format.h"
@@ -13,10 +14,8 @@ int cmd_create(int argc, char** argv) {
                            "Back up Jellyfin's config and data directories into one verified "
                            "tar.zst archive.\nStop the server first: its database must not change "
                            "while it is read.");
-  options.custom_help("--data DIR --config DIR --output PATH [options]");
+  options.custom_help("--output PATH [--data DIR --config DIR] [options]");
   options.add_options()
-      ("data", "Jellyfin data directory (e.g. /var/lib/jellyfin)", cxxopts::value<std::string>(), "DIR")
-      ("config", "Jellyfin config directory (e.g. /etc/jellyfin)", cxxopts::value<std::string>(), "DIR")
       ("output", "Directory (archive gets a dated name), file path, or - for stdout",
        cxxopts::value<std::string>(), "PATH")
       ("server-version", "Jellyfin version the trees belong to (recorded, and put in the name)",
@@ -26,17 +25,19 @@ int cmd_create(int argc, char** argv) {
        cxxopts::value<int>()->default_value("0"), "N")
       ("exclude", "Leave out entries matching GLOB (repeatable): a name ('*.log') or an archive "
                   "path ('data/metadata/*')",
-       cxxopts::value<std::vector<std::string>>(), "GLOB");
+       cxxopts::value<std::vector<std::string>>(), "GLOB")
+      ("include-logs", "Also back up the log directory when it lies inside a tree")
+      ("include-cache", "Also back up the cache and transcode directories when they lie inside a tree")
+      ("force", "Back up even while a server uses the trees (recorded in the manifest)");
+  add_install_flags(options, "back up");
+  add_server_control_flags(options);
   add_common_flags(options);
   auto parsed = parse_flags(options, "create", argc, argv);
   if (!parsed) return 0;
   const CommonFlags flags = common_flags(*parsed);
 
   CreateOptions opts;
-  opts.data_dir = required(*parsed, "create", "data");
-  opts.config_dir = required(*parsed, "create", "config");
   opts.output = required(*parsed, "create", "output");
-  if (parsed->count("server-version")) opts.server_version = (*parsed)["server-version"].as<std::string>();
   opts.level = (*parsed)["level"].as<int>();
   opts.threads = (*parsed)["threads"].as<int>();
   if (opts.threads < 0) throw flag_error("create", "--threads must be 0 or more");
@@ -46,9 +47,43 @@ int cmd_create(int argc, char** argv) {
     throw usage_error("refusing to write an archive to a terminal",
                       "redirect stdout (--output - > FILE, or | ssh ...) or give --output a path");
 
+  const Install install = locate_from_flags(*parsed);
+  opts.data_dir = install.data.path;
+  opts.config_dir = install.config.path;
+  if (auto v = server_version_from(*parsed, install, VersionUse::kWroteTrees)) {
+    opts.server_version = v->version;
+    opts.version_source = v->source;
+  }
+  if (!parsed->count("include-logs") && install.log.exists) opts.leave_out.push_back({"log", install.log.path});
+  if (!parsed->count("include-cache")) {
+    if (install.cache.exists) opts.leave_out.push_back({"cache", install.cache.path});
+    if (install.transcodes && install.transcodes->exists)
+      opts.leave_out.push_back({"transcodes", install.transcodes->path});
+  }
+  opts.force = parsed->count("force") > 0;
+  opts.stop_hint = stop_hint(install.type);
+  const auto control = server_control_from_flags(*parsed, "create");
+
   ConsoleReporter reporter(flags, "create");
+  std::optional<StoppedServer> stopped;
+  // Downtime only when something was stopped (a lone --start-cmd stops nothing).
+  const bool stops = control && !control->stop_argv().empty();
+  if (control) {
+    stopped.emplace(*control, reporter);
+    if (stops) opts.stop_grace_seconds = kStopGraceSeconds;
+  }
   CreateResult result = create_archive(opts, reporter);
   reporter.clear_line();
+  if (stopped) {
+    try {
+      stopped->start();
+    } catch (const Error& e) {
+      throw Error(e.kind(), "the archive " + result.path + " was created, but " + e.what(), e.hint());
+    }
+  }
+  nlohmann::json left_out = nlohmann::json::array();
+  for (const auto& l : result.left_out)
+    left_out.push_back({{"kind", l.kind}, {"path", l.path}, {"source", l.source}});
 
   if (flags.json) {
     print_json({{"command", "create"},
@@ -62,6 +97,11 @@ int cmd_create(int argc, char** argv) {
                 {"frames", result.frames},
                 {"seconds", result.seconds},
                 {"version", result.version ? nlohmann::json(*result.version) : nlohmann::json()},
+                {"version_source", opts.version_source ? nlohmann::json(*opts.version_source) : nlohmann::json()},
+                {"install", install_type_name(install.type)},
+                {"left_out", left_out},
+                {"forced", result.forced ? nlohmann::json(*result.forced) : nlohmann::json()},
+                {"downtime_seconds", stops ? nlohmann::json(stopped->downtime_seconds()) : nlohmann::json()},
                 {"warnings", result.warnings}},
                /*to_stderr=*/to_stdout);
   } else if (!flags.quiet && (!to_stdout || ::isatty(STDERR_FILENO))) {
@@ -73,6 +113,15 @@ int cmd_create(int argc, char** argv) {
                  to_stdout ? "archive on stdout" : result.path.c_str(),
                  static_cast<unsigned long long>(result.files), human_bytes(result.bytes_in).c_str(),
                  human_bytes(result.bytes_out).c_str(), pct, result.seconds);
+    FILE* out = to_stdout ? stderr : stdout;
+    std::fprintf(out, "  Jellyfin %s (%s)\n", result.version.value_or("version unknown").c_str(),
+                 opts.version_source.value_or("not found: pass --server-version").c_str());
+    for (const auto& l : result.left_out)
+      std::fprintf(out, "  left out %s (%s%s)\n", l.path.c_str(), l.kind.c_str(),
+                   l.kind == "log"             ? "; --include-logs to keep it"
+                   : l.kind == "previous tree" ? ", kept by a restore"
+                                               : "; --include-cache to keep it");
+    if (stops) std::fprintf(out, "  %s\n", downtime_line(*stopped, *control).c_str());
   }
   return 0;
 }

@@ -34,13 +34,19 @@ void print_human(const std::string& archive, const InspectResult& r) {
   else
     std::printf("Jellyfin:    version unknown\n");
   std::printf("Trees:\n");
-  for (const auto& t : m.trees)
+  for (const auto& t : m.trees) {
     std::printf("  %-7s %-40s %8llu files %11s\n", t.name.c_str(), t.source.c_str(),
                 static_cast<unsigned long long>(t.files), human_bytes(t.bytes).c_str());
+    if (t.inside)
+      std::printf("          (lay inside %s at %s; stored once)\n", t.inside->c_str(), t.inside_path.c_str());
+  }
   std::printf("Excluded:    ");
   if (m.excludes.empty()) std::printf("(nothing)");
   for (std::size_t i = 0; i < m.excludes.size(); ++i)
     std::printf("%s%s", i ? ", " : "", m.excludes[i].c_str());
+  for (const auto& l : m.left_out)
+    std::printf("\nLeft out:    %s (Jellyfin's %s directory, %s)", l.path.c_str(), l.kind.c_str(), l.source.c_str());
+  if (m.forced) std::printf("\nForced:      %s", m.forced->c_str());
   std::printf("\nCompression: zstd level %d", m.compression_level);
   if (auto x = ratio(r))
     std::printf(", ratio %.2f (%s -> %s)", *x, human_bytes(m.total_bytes()).c_str(),
@@ -69,7 +75,6 @@ int cmd_inspect(int argc, char** argv) {
       ("archive", "Archive to inspect", cxxopts::value<std::string>())
       ("list", "Also list every entry (reads the whole archive)");
   options.parse_positional({"archive"});
-  options.positional_help("ARCHIVE");
   add_common_flags(options);
   auto parsed = parse_flags(options, "inspect", argc, argv);
   if (!parsed) return 0;

@@ -10,16 +10,16 @@ int cmd_recover(int argc, char** argv) {
                            "Finish (or, if it cannot, undo) a restore that was interrupted, so "
                            "data and config come from the same backup. With nothing pending, "
                            "remove leftover staging directories.");
-  options.custom_help("--data DIR --config DIR [options]");
-  options.add_options()
-      ("data", "Jellyfin data directory of the restore", cxxopts::value<std::string>(), "DIR")
-      ("config", "Jellyfin config directory of the restore", cxxopts::value<std::string>(), "DIR");
+  options.custom_help("[--data DIR --config DIR] [options]");
+  add_install_flags(options, "recover");
   add_common_flags(options);
   auto parsed = parse_flags(options, "recover", argc, argv);
   if (!parsed) return 0;
   const CommonFlags flags = common_flags(*parsed);
-  const std::string data = required(*parsed, "recover", "data");
-  const std::string config = required(*parsed, "recover", "config");
+  // Mid-swap a tree may be missing: explicit --data and --config always work.
+  const Install install = locate_from_flags(*parsed);
+  const std::string data = install.data.path;
+  const std::string config = install.config.path;
 
   ConsoleReporter reporter(flags, "recover");
   RecoverResult r = recover(data, config, reporter);

@@ -1,6 +1,8 @@
 #include <cstdio>
+#include <optional>
 
 #include "cli/options.h"
+#include "jellyfin_backup/io/source.h"
 #include "jellyfin_backup/restore/restore.h"
 
 namespace jb::cli {
@@ -27,6 +29,8 @@ void print_human(const std::string& archive, const RestoreResult& r) {
                   static_cast<unsigned long long>(t.diff->removed),
                   static_cast<unsigned long long>(t.diff->changed),
                   static_cast<unsigned long long>(t.diff->unchanged));
+    } else if (t.inside) {
+      std::printf(" (inside %s, swapped with it)", t.inside->c_str());
     } else if (t.backup) {
       std::printf("; old tree kept as %s", t.backup->c_str());
     } else if (!t.target_existed) {
@@ -44,20 +48,20 @@ int cmd_restore(int argc, char** argv) {
                            "Restore an archive: extract into staging directories beside the "
                            "targets, verify every byte, then swap them in atomically.\nStop the "
                            "server first.");
-  options.custom_help("ARCHIVE|- --data DIR --config DIR [options]");
+  options.custom_help("ARCHIVE|- [--data DIR --config DIR] [options]");
   options.add_options()
       ("archive", "Archive to restore, or - for stdin", cxxopts::value<std::string>())
-      ("data", "Jellyfin data directory to restore into", cxxopts::value<std::string>(), "DIR")
-      ("config", "Jellyfin config directory to restore into", cxxopts::value<std::string>(), "DIR")
       ("only", "Restore one tree only: data or config", cxxopts::value<std::string>(), "TREE")
       ("dry-run", "Extract and verify into staging, report what would change, change nothing")
       ("keep-old", "Keep the replaced trees as <target>.bak-<UTC stamp> (the default)")
       ("discard-old", "Delete the replaced trees after the swap")
-      ("server-version", "Installed Jellyfin version: refuse an archive from a newer one",
+      ("server-version", "Installed Jellyfin version (default: found in the package database or logs); "
+                         "an archive from a newer one is refused",
        cxxopts::value<std::string>(), "V")
-      ("force", "Restore even if the archive is from a newer Jellyfin than --server-version");
+      ("force", "Restore even if the archive is from a newer Jellyfin, or a server uses the targets");
+  add_install_flags(options, "restore into");
+  add_server_control_flags(options);
   options.parse_positional({"archive"});
-  options.positional_help("ARCHIVE|-");
   add_common_flags(options);
   auto parsed = parse_flags(options, "restore", argc, argv);
   if (!parsed) return 0;
@@ -67,8 +71,6 @@ int cmd_restore(int argc, char** argv) {
   if (!parsed->count("archive"))
     throw flag_error("restore", "name the archive to restore (or - for stdin)");
   opts.archive = (*parsed)["archive"].as<std::string>();
-  opts.data_dir = required(*parsed, "restore", "data");
-  opts.config_dir = required(*parsed, "restore", "config");
   if (parsed->count("only")) {
     opts.only = (*parsed)["only"].as<std::string>();
     if (*opts.only != "data" && *opts.only != "config")
@@ -79,11 +81,37 @@ int cmd_restore(int argc, char** argv) {
   opts.dry_run = parsed->count("dry-run") > 0;
   opts.discard_old = parsed->count("discard-old") > 0;
   opts.force = parsed->count("force") > 0;
-  if (parsed->count("server-version")) opts.server_version = (*parsed)["server-version"].as<std::string>();
+  const Install install = locate_from_flags(*parsed);
+  opts.data_dir = install.data.path;
+  opts.config_dir = install.config.path;
+  if (auto v = server_version_from(*parsed, install, VersionUse::kInstalled)) {
+    opts.server_version = v->version;
+    opts.version_source = v->source;
+  }
+  opts.stop_hint = stop_hint(install.type);
+  const auto control = server_control_from_flags(*parsed, "restore");
+
+  // A mistyped archive path must not cost a stopped server.
+  if (control && opts.archive != "-") open_source(opts.archive);
 
   ConsoleReporter reporter(flags, "restore");
+  std::optional<StoppedServer> stopped;
+  // Downtime only when something was stopped (a lone --start-cmd stops nothing).
+  const bool stops = control && !control->stop_argv().empty();
+  if (control) {
+    stopped.emplace(*control, reporter);
+    if (stops) opts.stop_grace_seconds = kStopGraceSeconds;
+  }
   RestoreResult result = restore_archive(opts, reporter);
   reporter.clear_line();
+  if (stopped) {
+    try {
+      stopped->start();
+    } catch (const Error& e) {
+      throw Error(e.kind(), std::string(result.dry_run ? "the dry run finished" : "the archive was restored") +
+                                ", but " + e.what(), e.hint());
+    }
+  }
 
   if (flags.json) {
     nlohmann::json trees = nlohmann::json::array();
@@ -93,7 +121,8 @@ int cmd_restore(int argc, char** argv) {
                           {"target_existed", t.target_existed},
                           {"backup", t.backup ? nlohmann::json(*t.backup) : nlohmann::json()},
                           {"files", t.files},
-                          {"bytes", t.bytes}};
+                          {"bytes", t.bytes},
+                          {"inside", t.inside ? nlohmann::json(*t.inside) : nlohmann::json()}};
       if (t.diff) j["changes"] = diff_json(*t.diff);
       trees.push_back(std::move(j));
     }
@@ -103,10 +132,15 @@ int cmd_restore(int argc, char** argv) {
                 {"dry_run", result.dry_run},
                 {"trees", trees},
                 {"seconds", result.seconds},
+                {"installed_version", opts.server_version ? nlohmann::json(*opts.server_version) : nlohmann::json()},
+                {"installed_version_source", opts.version_source ? nlohmann::json(*opts.version_source) : nlohmann::json()},
+                {"forced", result.forced ? nlohmann::json(*result.forced) : nlohmann::json()},
+                {"downtime_seconds", stops ? nlohmann::json(stopped->downtime_seconds()) : nlohmann::json()},
                 {"manifest", result.manifest.to_json()},
                 {"warnings", result.warnings}});
   } else if (!flags.quiet) {
     print_human(opts.archive, result);
+    if (stops) std::printf("%s\n", downtime_line(*stopped, *control).c_str());
   }
   return 0;
 }

@@ -28,3 +28,39 @@ std::string required(const cxxopts::ParseResult& result, const std::string& comm
                      const std::string& flag);
 
 }  // namespace jb::cli
+
+#include <memory>
+
+#include "jellyfin_backup/jellyfin/install.h"
+#include "jellyfin_backup/jellyfin/installed_version.h"
+#include "jellyfin_backup/jellyfin/server_control.h"
+
+namespace jb::cli {
+
+// --install, --root, --data and --config: which Jellyfin install to work on.
+// `verb` says what the command does with the trees ("back up").
+void add_install_flags(cxxopts::Options& options, const std::string& verb);
+// Finds the install the flags (and the environment) describe.
+Install locate_from_flags(const cxxopts::ParseResult& result);
+
+// How long a server told to stop may take to let go of its files before
+// it counts as still running (`kill PID` returns before the process exits).
+constexpr double kStopGraceSeconds = 15;
+
+// --service, --container, --stop-cmd and --start-cmd (at most one way).
+void add_server_control_flags(cxxopts::Options& options);
+std::unique_ptr<ServerControl> server_control_from_flags(const cxxopts::ParseResult& result,
+                                                         const std::string& command);
+
+// "Jellyfin was stopped for 12.3 s (systemd service jellyfin)", or that it
+// is still stopped when there was no start command.
+std::string downtime_line(const StoppedServer& stopped, const ServerControl& control);
+
+// --server-version, or what the install shows: for create the version that
+// last ran on the trees (logs first), for restore the one installed
+// (packages first).
+enum class VersionUse { kWroteTrees, kInstalled };
+std::optional<DetectedVersion> server_version_from(const cxxopts::ParseResult& result,
+                                                   const Install& install, VersionUse use);
+
+}  // namespace jb::cli

@@ -1,5 +1,6 @@
 #include "jellyfin_backup/create/create.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +24,8 @@
 #include "jellyfin_backup/io/atomic_file.h"
 #include "jellyfin_backup/io/interrupt.h"
 #include "jellyfin_backup/io/paths.h"
+#include "jellyfin_backup/jellyfin/install.h"
+#include "jellyfin_backup/jellyfin/running_server.h"
 #include "jellyfin_backup/restore/swap.h"
 #include "jellyfin_backup/pipeline/compress_stage.h"
 #include "jellyfin_backup/version.h"
@@ -61,16 +64,93 @@ std::string resolve_output(const std::string& output, std::time_t now,
   return output;
 }
 
-Manifest make_manifest(const BackupPlan& plan, const CreateOptions& options, std::time_t now) {
+// The trees as the archive stores them: a tree nested in the other is
+// stored once, under its own name, and skipped by the walk of the outer one;
+// the log, cache and transcode directories inside a tree are left out.
+struct TreeLayout {
+  std::vector<TreeSpec> specs;  // config, data
+  std::vector<ManifestTree> nesting;  // name, inside, inside_path only
+  std::vector<LeftOut> left_out;
+};
+
+// The old trees a restore keeps inside a tree: "<target>/.jellyfin-backup-old.bak-<stamp>"
+// in a mount point, "<inner>.bak-<stamp>" beside a nested tree restored
+// alone. Backing them up would store every previous install again.
+std::vector<LeaveOut> kept_old_trees(const std::vector<TreeSpec>& specs) {
+  std::vector<LeaveOut> out;
+  auto scan = [&](const std::string& dir, const std::string& prefix) {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name.compare(0, prefix.size(), prefix) == 0) out.push_back({"previous tree", dir + "/" + name});
+    }
+    ::closedir(d);
+  };
+  for (const auto& spec : specs) {
+    scan(spec.source, ".jellyfin-backup-old.bak-");
+    for (const auto& other : specs)
+      if (&other != &spec && !relative_below(spec.source, other.source).empty())
+        scan(parent_of(spec.source), name_of(spec.source) + ".bak-");
+  }
+  return out;
+}
+
+TreeLayout layout_trees(const std::string& config, const std::string& data,
+                        std::vector<LeaveOut> leave_out) {
+  TreeLayout l;
+  l.specs = {{std::string(format::kConfigTree), config}, {std::string(format::kDataTree), data}};
+  l.nesting = {{std::string(format::kConfigTree), config}, {std::string(format::kDataTree), data}};
+  for (std::size_t inner = 0; inner < 2; ++inner) {
+    std::size_t outer = 1 - inner;
+    std::string rel = relative_below(l.specs[inner].source, l.specs[outer].source);
+    if (rel.empty()) continue;
+    l.specs[outer].skip.push_back(l.specs[inner].source);
+    l.nesting[inner].inside = l.specs[outer].name;
+    l.nesting[inner].inside_path = rel;
+  }
+  for (auto& old : kept_old_trees(l.specs)) leave_out.push_back(std::move(old));
+  for (const auto& dir : leave_out) {
+    // The transcode directory usually lies in the cache: left out once.
+    bool covered = false;
+    for (const auto& other : leave_out)
+      covered |= &other != &dir && other.path != dir.path && lies_within(dir.path, other.path);
+    if (covered) continue;
+    // The deepest tree holding it: with nesting, the inner one.
+    const TreeSpec* holder = nullptr;
+    for (auto& spec : l.specs) {
+      if (relative_below(dir.path, spec.source).empty()) continue;
+      if (!holder || spec.source.size() > holder->source.size()) holder = &spec;
+    }
+    if (!holder) continue;
+    bool other_tree = false;  // the log dir cannot be a whole tree
+    for (auto& spec : l.specs) other_tree |= lies_within(spec.source, dir.path);
+    if (other_tree) continue;
+    for (auto& spec : l.specs) {
+      if (&spec == holder) {
+        spec.skip.push_back(dir.path);
+        l.left_out.push_back({dir.kind, spec.name + "/" + relative_below(dir.path, spec.source), dir.path});
+      }
+    }
+  }
+  return l;
+}
+
+Manifest make_manifest(const BackupPlan& plan, const TreeLayout& layout, const CreateOptions& options,
+                       std::time_t now) {
   Manifest m;
   m.format_version = format::kFormatVersion;
   m.tool_version = kToolVersion;
   m.created = utc_stamp(now, "%Y-%m-%dT%H:%M:%SZ");
   m.host = host_name();
   m.app_version = options.server_version;
-  if (options.server_version) m.app_version_source = "command line";
-  for (const auto& tree : plan.trees)
-    m.trees.push_back({tree.spec.name, tree.spec.source, tree.files, tree.bytes, tree.entries});
+  if (options.server_version) m.app_version_source = options.version_source.value_or("command line");
+  for (std::size_t i = 0; i < plan.trees.size(); ++i) {
+    const PlannedTree& tree = plan.trees[i];
+    m.trees.push_back({tree.spec.name, tree.spec.source, tree.files, tree.bytes, tree.entries,
+                       layout.nesting[i].inside, layout.nesting[i].inside_path});
+  }
+  m.left_out = layout.left_out;
   m.excludes = options.excludes;
   m.compression_level = options.level;
   m.frame_bytes = format::kFrameTargetBytes;
@@ -243,15 +323,23 @@ CreateResult create(const CreateOptions& options, Reporter& outer_reporter) {
                       std::to_string(format::kMinLevel) + " and " + std::to_string(format::kMaxLevel));
   const std::string config = absolute_dir(options.config_dir, "--config");
   const std::string data = absolute_dir(options.data_dir, "--data");
-  check_not_nested(config, data);
+  check_distinct_trees(config, data);
+  for (const auto& [dir, tree] : {std::pair{config, "config"}, std::pair{data, "data"}}) {
+    if (auto why = misplaced_tree(dir, tree))
+      throw usage_error(*why, "are --data and --config swapped?");
+  }
   // A half-finished restore leaves the trees mixed until `recover` has run.
   check_no_pending_restore({config, data});
+  // Never read a database the server is writing.
+  result.forced = refuse_if_running({config, data}, options.force, options.stop_hint, reporter,
+                                    options.stop_grace_seconds);
   const ExcludeSet excludes(options.excludes);
   const std::time_t now = std::time(nullptr);
-  const BackupPlan plan = plan_backup(
-      {{std::string(format::kConfigTree), config}, {std::string(format::kDataTree), data}},
-      excludes, reporter);
-  const Manifest manifest = make_manifest(plan, options, now);
+  const TreeLayout layout = layout_trees(config, data, options.leave_out);
+  const BackupPlan plan = plan_backup(layout.specs, excludes, reporter);
+  Manifest manifest = make_manifest(plan, layout, options, now);
+  manifest.forced = result.forced;
+  result.left_out = layout.left_out;
   const std::string manifest_text = manifest.serialize();
 
   // Second, open the output: nothing appears under its final name before commit.

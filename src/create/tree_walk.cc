@@ -39,6 +39,11 @@ class Walker {
   }
 
  private:
+  bool skipped(std::size_t tree_index, const std::string& path) const {
+    const auto& skip = plan_.trees[tree_index].spec.skip;
+    return std::find(skip.begin(), skip.end(), path) != skip.end();
+  }
+
   void add(std::size_t tree_index, std::string archive_path, const struct stat& st) {
     PlannedTree& tree = plan_.trees[tree_index];
     PlannedEntry entry{tree_index, std::move(archive_path), st, {}};
@@ -77,6 +82,7 @@ class Walker {
         throw io_error(path, "cannot stat", errno);
       }
       if (excludes_.excluded(archive_path, S_ISDIR(st.st_mode))) continue;
+      if (S_ISDIR(st.st_mode) && skipped(tree_index, path)) continue;
       if (S_ISSOCK(st.st_mode)) {
         reporter_.warning(path + ": socket skipped (sockets cannot be archived)");
         continue;

@@ -60,15 +60,15 @@ std::string absolute_target(const std::string& path, const char* flag) {
   return resolved == "/" ? "/" + name : resolved + "/" + name;
 }
 
-void check_not_nested(const std::string& config, const std::string& data) {
+void check_distinct_trees(const std::string& config, const std::string& data) {
   if (config == data)
-    throw usage_error("--config and --data are the same directory (" + config + ")");
-  if (lies_within(config, data))
-    throw usage_error("--config " + config + " lies inside --data " + data,
-                      "nested trees are not supported yet; use separate directories");
-  if (lies_within(data, config))
-    throw usage_error("--data " + data + " lies inside --config " + config,
-                      "nested trees are not supported yet; use separate directories");
+    throw usage_error("--config and --data are the same directory (" + config + ")",
+                      "Jellyfin keeps them apart; check the paths (`jellyfin-backup where` shows them)");
+}
+
+std::string relative_below(const std::string& inner, const std::string& outer) {
+  if (inner == outer || !lies_within(inner, outer)) return {};
+  return inner.substr(outer == "/" ? 1 : outer.size() + 1);
 }
 
 }  // namespace jb

@@ -1,11 +1,14 @@
 #include "jellyfin_backup/restore/restore.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <ctime>
@@ -18,6 +21,9 @@
 #include "jellyfin_backup/io/paths.h"
 #include "jellyfin_backup/io/remove_tree.h"
 #include "jellyfin_backup/io/source.h"
+#include "jellyfin_backup/io/unique_fd.h"
+#include "jellyfin_backup/jellyfin/install.h"
+#include "jellyfin_backup/jellyfin/running_server.h"
 #include "jellyfin_backup/jellyfin/server_version.h"
 #include "jellyfin_backup/restore/safe_extractor.h"
 #include "jellyfin_backup/restore/staging_dir.h"
@@ -60,7 +66,15 @@ struct TreeTarget {
   std::string name;
   std::string target;
   bool in_place = false;  // a mount point: staged and swapped one level down
+  // A target inside the other tree's target: staged inside that tree's
+  // staging directory at `nested_path`, and swapped with it.
+  std::optional<std::size_t> nested_in;
+  std::string nested_path;
 };
+
+// Where a nested tree is extracted until its place in the outer staged
+// tree is free of the outer tree's own entries.
+std::string nested_temp_name(const std::string& tree) { return ".jellyfin-backup-nested-" + tree; }
 
 // Jellyfin cannot downgrade its database: an archive from a newer server than
 // the installed one would not start.
@@ -70,15 +84,17 @@ void check_version(const Manifest& m, const RestoreOptions& options, Reporter& r
   const std::string& installed = *options.server_version;
   auto cmp = compare_server_versions(archived, installed);
   if (!cmp || *cmp == 0) return;
+  const std::string from =
+      options.version_source ? " (" + *options.version_source + ")" : std::string();
   if (*cmp > 0) {
     std::string what = "the archive is from Jellyfin " + archived + ", newer than the installed " +
-                       installed + ": Jellyfin cannot downgrade its database";
+                       installed + from + ": Jellyfin cannot downgrade its database";
     if (!options.force)
       throw refused_error(what, "install Jellyfin " + archived + " first, or pass --force");
     reporter.warning(what + " (--force given, restoring anyway)");
   } else {
     reporter.warning("the archive is from Jellyfin " + archived + ", older than the installed " +
-                     installed + ": Jellyfin will migrate it on its next start, and that is one-way");
+                     installed + from + ": Jellyfin will migrate it on its next start, and that is one-way");
   }
 }
 
@@ -92,7 +108,8 @@ void check_free_space(const Manifest& m, const std::vector<TreeTarget>& trees) {
   std::map<dev_t, Need> by_fs;
   for (const auto& t : trees) {
     const ManifestTree* mt = m.find_tree(t.name);
-    std::string parent = t.in_place ? t.target : parent_of(t.target);
+    const TreeTarget& placed = t.nested_in ? trees[*t.nested_in] : t;
+    std::string parent = placed.in_place ? placed.target : parent_of(placed.target);
     struct stat st;
     struct statvfs vfs;
     if (::stat(parent.c_str(), &st) != 0 || ::statvfs(parent.c_str(), &vfs) != 0)
@@ -119,6 +136,62 @@ bool is_mount_point(const std::string& target) {
   return a.st_dev != b.st_dev || a.st_ino == b.st_ino;
 }
 
+// The two targets as absolute paths. A target nested in the other need not
+// have an existing parent: restore makes the outer tree first.
+std::pair<std::string, std::string> resolve_targets(const std::string& config_dir, const std::string& data_dir) {
+  auto lexical = [](const std::string& p) {
+    if (p.empty() || p[0] != '/') return std::string();
+    std::string out = p;
+    while (out.size() > 1 && out.back() == '/') out.pop_back();
+    return out;
+  };
+  std::string config, data;
+  try {
+    data = absolute_target(data_dir, "--data");
+  } catch (const Error&) {
+    config = absolute_target(config_dir, "--config");
+    data = lexical(data_dir);
+    if (data.empty() || relative_below(data, config).empty()) throw;
+  }
+  if (config.empty()) {
+    try {
+      config = absolute_target(config_dir, "--config");
+    } catch (const Error&) {
+      config = lexical(config_dir);
+      if (config.empty() || relative_below(config, data).empty()) throw;
+    }
+  }
+  check_distinct_trees(config, data);
+  return {config, data};
+}
+
+// The trees to restore, in archive order (config, data), and how they nest.
+std::vector<TreeTarget> plan_targets(const std::string& config, const std::string& data,
+                                     const std::optional<std::string>& only) {
+  std::vector<TreeTarget> trees = {{std::string(format::kConfigTree), config, false, {}, {}},
+                                   {std::string(format::kDataTree), data, false, {}, {}}};
+  for (std::size_t inner = 0; inner < 2; ++inner) {
+    const std::size_t outer = 1 - inner;
+    std::string rel = relative_below(trees[inner].target, trees[outer].target);
+    if (rel.empty()) continue;
+    if (only && *only == trees[outer].name)
+      throw usage_error("--only " + *only + ": the " + trees[inner].name + " directory " +
+                            trees[inner].target + " lies inside " + trees[outer].target +
+                            ", so replacing " + *only + " alone would replace it too",
+                        "restore both trees (drop --only)");
+    trees[inner].nested_in = outer;
+    trees[inner].nested_path = rel;
+  }
+  if (only) {
+    trees.erase(std::remove_if(trees.begin(), trees.end(), [&](const TreeTarget& t) { return t.name != *only; }),
+                trees.end());
+    trees.front().nested_in.reset();  // restored on its own, beside itself
+  }
+  for (auto& t : trees)
+    if (!t.nested_in) t.in_place = is_mount_point(t.target);
+  return trees;
+}
+
 // The writing half of restore: sees the manifest, prepares staging, and
 // hands every accepted entry to the SafeExtractor.
 class RestoreConsumer : public EntryConsumer {
@@ -134,12 +207,71 @@ class RestoreConsumer : public EntryConsumer {
     }
     check_version(m, options_, reporter_);
     check_free_space(m, trees_);
+    staging_.reserve(trees_.size());
+    nested_.resize(trees_.size());
+    for (const auto& t : trees_)
+      if (!t.nested_in) staging_.push_back(StagingDir::create(t.target, t.in_place));
     std::vector<ExtractTarget> targets;
-    for (const auto& t : trees_) {
-      staging_.push_back(StagingDir::create(t.target, t.in_place));
-      targets.push_back({t.name, staging_.back().fd(), staging_.back().path()});
+    for (std::size_t i = 0; i < trees_.size(); ++i) {
+      const TreeTarget& t = trees_[i];
+      if (!t.nested_in) {
+        const StagingDir& staged = staging_for(i);
+        targets.push_back({t.name, staged.fd(), staged.path()});
+        continue;
+      }
+      const StagingDir& outer = staging_for(*t.nested_in);
+      const std::string name = nested_temp_name(t.name);
+      if (::mkdirat(outer.fd(), name.c_str(), 0700) != 0)
+        throw io_error(outer.path() + "/" + name, "cannot create staging directory", errno);
+      nested_[i] = UniqueFd(::openat(outer.fd(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!nested_[i]) throw io_error(outer.path() + "/" + name, "cannot open staging directory", errno);
+      targets.push_back({t.name, nested_[i].get(), outer.path() + "/" + name});
     }
     extractor_ = std::make_unique<SafeExtractor>(std::move(targets), reporter_);
+  }
+
+  // The staging directory of a tree that is not nested.
+  StagingDir& staging_for(std::size_t tree) {
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < tree; ++i)
+      if (!trees_[i].nested_in) ++k;
+    return staging_[k];
+  }
+
+  // Moves each nested tree to its place in the outer staged tree. Done
+  // before the extractor's last pass, which then sets the parents' mtimes.
+  void place_nested() {
+    for (std::size_t i = 0; i < trees_.size(); ++i) {
+      const TreeTarget& t = trees_[i];
+      if (!t.nested_in) continue;
+      const StagingDir& outer = staging_for(*t.nested_in);
+      UniqueFd parent(::dup(outer.fd()));
+      std::string rel = t.nested_path;
+      // Parents the outer tree does not have are made, as the server would.
+      for (std::size_t slash; (slash = rel.find('/')) != std::string::npos; rel = rel.substr(slash + 1)) {
+        std::string part = rel.substr(0, slash);
+        ::mkdirat(parent.get(), part.c_str(), 0755);
+        int next = ::openat(parent.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0) throw io_error(outer.path() + "/" + t.nested_path, "cannot place the " + t.name + " tree", errno);
+        parent.reset(next);
+      }
+      if (::renameat2(outer.fd(), nested_temp_name(t.name).c_str(), parent.get(), rel.c_str(),
+                      RENAME_NOREPLACE) != 0) {
+        if (errno == EEXIST || errno == ENOTEMPTY)
+          throw refused_error("the archive's " + trees_[*t.nested_in].name + " tree has its own " +
+                                  t.nested_path + ", where the " + t.name + " tree must go (--" +
+                                  t.name + " " + t.target + ")",
+                              "nothing was restored; restore into separate directories, or one tree with --only");
+        throw io_error(outer.path() + "/" + t.nested_path, "cannot place the " + t.name + " tree", errno);
+      }
+    }
+  }
+
+  // Where a tree's staged root is once placed.
+  std::string staged_root(std::size_t tree) {
+    const TreeTarget& t = trees_[tree];
+    if (!t.nested_in) return staging_for(tree).path();
+    return staging_for(*t.nested_in).path() + "/" + t.nested_path;
   }
   void begin_entry(archive_entry* entry) override { extractor_->begin_entry(entry); }
   void data(const DataBlock& block) override { extractor_->data(block); }
@@ -153,7 +285,8 @@ class RestoreConsumer : public EntryConsumer {
   const RestoreOptions& options_;
   std::vector<TreeTarget> trees_;
   Reporter& reporter_;
-  std::vector<StagingDir> staging_;
+  std::vector<StagingDir> staging_;  // trees that are not nested, in order
+  std::vector<UniqueFd> nested_;     // by tree: the nested trees' temporary roots
   std::unique_ptr<SafeExtractor> extractor_;
 };
 
@@ -182,16 +315,23 @@ RestoreResult restore(const RestoreOptions& options, Reporter& outer) {
   CollectingReporter reporter(outer, result.warnings);
   result.dry_run = options.dry_run;
 
-  // First, the targets: where they are, that nothing is pending on them.
-  const std::string data = absolute_target(options.data_dir, "--data");
-  const std::string config = absolute_target(options.config_dir, "--config");
-  check_not_nested(config, data);
+  // First, the targets: where they are, that nothing is pending on them,
+  // that no server uses them.
+  const auto [config, data] = resolve_targets(options.config_dir, options.data_dir);
   check_no_pending_restore({config, data});
-  std::vector<TreeTarget> trees;
-  for (const auto& [name, target] : {std::pair{std::string(format::kConfigTree), config},
-                                     std::pair{std::string(format::kDataTree), data}}) {
-    if (options.only && *options.only != name) continue;
-    trees.push_back({name, target, is_mount_point(target)});
+  std::vector<TreeTarget> trees = plan_targets(config, data, options.only);
+  std::vector<std::string> in_use;
+  for (const auto& t : trees)
+    if (::access(t.target.c_str(), F_OK) == 0) in_use.push_back(t.target);
+  if (options.dry_run) {
+    // Changes nothing, so it may look while the server runs.
+    const ProcessScan scan = scan_server_processes(in_use);
+    if (!scan.processes.empty())
+      reporter.warning("the Jellyfin trees are in use: " + describe_processes(scan.processes) +
+                       "; the real restore will refuse until the server is stopped");
+  } else {
+    result.forced = refuse_if_running(in_use, options.force, options.stop_hint, reporter,
+                                      options.stop_grace_seconds);
   }
 
   // Second, read the archive once: verify every byte while extracting into
@@ -201,16 +341,30 @@ RestoreResult restore(const RestoreOptions& options, Reporter& outer) {
   VerifyResult verified = verify_archive(*source, reporter, &consumer);
   if (!verified.ok()) {
     throw damaged_error(source->name() + ": " + describe_problem(verified.problems.front()) + "; " +
-                            std::to_string(verified.bad_entries) + " bad entries",
+                            std::to_string(verified.bad_entries) +
+                            (verified.bad_entries == 1 ? " bad entry" : " bad entries"),
                         "nothing was restored; the targets are untouched");
   }
   if (!consumer.prepared()) throw damaged_error(source->name() + ": no manifest");
   result.manifest = *verified.manifest;
 
   // Third, finish the staged trees and make them durable before any swap.
+  consumer.place_nested();
   consumer.extractor().finish();
+  for (std::size_t i = 0; i < trees.size(); ++i) {
+    // Caught here, not by a server that refuses to start.
+    if (auto why = misplaced_tree(consumer.staged_root(i), trees[i].name))
+      throw refused_error("the archive's " + trees[i].name + " tree is not Jellyfin's " + trees[i].name +
+                              " directory: " + *why,
+                          "nothing was restored; was the archive made with --data and --config swapped?");
+  }
   for (auto& staged : consumer.staging()) {
     if (::syncfs(staged.fd()) != 0) throw io_error(staged.path(), "cannot sync", errno);
+  }
+  // The extraction may have taken long: look again right before the swap.
+  if (!options.dry_run) {
+    auto forced = refuse_if_running(in_use, options.force, options.stop_hint, reporter, options.stop_grace_seconds);
+    if (!result.forced) result.forced = forced;
   }
 
   const std::string stamp = utc_stamp();
@@ -219,24 +373,41 @@ RestoreResult restore(const RestoreOptions& options, Reporter& outer) {
   plan.archive_created = result.manifest.created;
   plan.discard_old = options.discard_old;
   for (std::size_t i = 0; i < trees.size(); ++i) {
-    StagingDir& staged = consumer.staging()[i];
-    const ManifestTree* mt = result.manifest.find_tree(trees[i].name);
-    RestoredTree out{trees[i].name, trees[i].target, false, std::nullopt, mt->files, mt->bytes, {}};
+    const TreeTarget& t = trees[i];
+    const ManifestTree* mt = result.manifest.find_tree(t.name);
+    RestoredTree out{t.name, t.target, false, std::nullopt, mt->files, mt->bytes, {}, {}};
     struct stat st;
-    out.target_existed = ::lstat(trees[i].target.c_str(), &st) == 0;
+    out.target_existed = ::lstat(t.target.c_str(), &st) == 0;
+    if (t.nested_in) {
+      out.inside = trees[*t.nested_in].name;
+      if (options.dry_run) out.diff = diff_trees(consumer.staged_root(i), t.target);
+      result.trees.push_back(std::move(out));
+      continue;
+    }
+    StagingDir& staged = consumer.staging_for(i);
+    std::vector<std::string> ignore;
+    if (t.in_place) ignore.push_back(name_of(staged.path()));
+    for (const auto& inner : trees)
+      if (inner.nested_in && trees[*inner.nested_in].name == t.name) ignore.push_back(inner.nested_path);
     if (options.dry_run) {
-      out.diff = diff_trees(staged.path(), trees[i].target, trees[i].in_place ? name_of(staged.path()) : "");
+      out.diff = diff_trees(staged.path(), t.target, ignore);
     } else {
       if (::fstat(staged.fd(), &st) != 0) throw io_error(staged.path(), "cannot stat", errno);
-      std::string backup = trees[i].in_place
-                               ? free_backup_name(trees[i].target + "/.jellyfin-backup-old", stamp)
-                               : free_backup_name(trees[i].target, stamp);
-      SwapTree t{trees[i].name, trees[i].target, staged.path(), backup, out.target_existed,
-                 st.st_dev, st.st_ino, trees[i].in_place};
-      if (out.target_existed && !options.discard_old) out.backup = t.backup;
-      plan.trees.push_back(std::move(t));
+      std::string backup = t.in_place ? free_backup_name(t.target + "/.jellyfin-backup-old", stamp)
+                                      : free_backup_name(t.target, stamp);
+      SwapTree swap{t.name, t.target, staged.path(), backup, out.target_existed,
+                    st.st_dev, st.st_ino, t.in_place};
+      if (out.target_existed && !options.discard_old) out.backup = swap.backup;
+      plan.trees.push_back(std::move(swap));
     }
     result.trees.push_back(std::move(out));
+  }
+  // A nested tree went wherever its enclosing tree went.
+  for (std::size_t i = 0; i < trees.size(); ++i) {
+    if (!trees[i].nested_in) continue;
+    const RestoredTree& outer = result.trees[*trees[i].nested_in];
+    if (outer.backup && result.trees[i].target_existed)
+      result.trees[i].backup = *outer.backup + "/" + trees[i].nested_path;
   }
   if (options.dry_run) {
     for (auto& staged : consumer.staging()) staged.remove();
@@ -256,8 +427,7 @@ RestoreResult restore(const RestoreOptions& options, Reporter& outer) {
 
 RecoverResult recover(const std::string& data_dir, const std::string& config_dir,
                       Reporter& reporter) {
-  const std::string data = absolute_target(data_dir, "--data");
-  const std::string config = absolute_target(config_dir, "--config");
+  const auto [config, data] = resolve_targets(config_dir, data_dir);
   RecoverResult result{RecoverResult::Outcome::kNothingPending, {}, {}};
 
   std::optional<SwapPlan> plan = read_journal(data);

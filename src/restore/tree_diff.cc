@@ -17,13 +17,14 @@ struct Seen {
   std::string link;
 };
 
-std::map<std::string, Seen> walk(const std::string& root, const std::string& ignore) {
+std::map<std::string, Seen> walk(const std::string& root, const std::vector<std::string>& ignore) {
   std::map<std::string, Seen> out;
   struct stat st;
   if (::lstat(root.c_str(), &st) != 0) return out;
   Reporter silent;
-  ExcludeSet excludes(ignore.empty() ? std::vector<std::string>{}
-                                     : std::vector<std::string>{"t/" + ignore});
+  std::vector<std::string> patterns;
+  for (const auto& rel : ignore) patterns.push_back("t/" + rel);
+  ExcludeSet excludes(patterns);
   BackupPlan plan = plan_backup({{"t", root}}, excludes, silent);
   for (const auto& e : plan.entries) {
     if (e.archive_path == "t") continue;  // the root itself
@@ -56,9 +57,9 @@ void note(std::vector<std::string>& list, const std::string& path) {
 }  // namespace
 
 TreeDiff diff_trees(const std::string& staged, const std::string& target,
-                    const std::string& ignore) {
+                    const std::vector<std::string>& ignore) {
   const auto now = walk(target, ignore);
-  const auto next = walk(staged, {});
+  const auto next = walk(staged, ignore);
   TreeDiff diff;
   for (const auto& [path, seen] : next) {
     auto it = now.find(path);

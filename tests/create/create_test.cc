@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <regex>
@@ -103,6 +104,70 @@ class InterruptingReporter : public jb::Reporter {
   }
   bool raised = false;
 };
+
+std::string real_path(const std::string& path) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  REQUIRE(real != nullptr);
+  std::string s(real);
+  ::free(real);
+  return s;
+}
+
+// An archive's entry paths (directories without their trailing slash,
+// MANIFEST.json and CHECKSUMS.xxh128 left out), sorted, with its verify result.
+struct Listing {
+  jb::VerifyResult verified;
+  std::vector<std::string> paths;
+};
+
+Listing list_archive(const std::string& path) {
+  struct Collector : jb::EntryConsumer {
+    void begin_entry(archive_entry* entry) override {
+      std::string p = archive_entry_pathname(entry);
+      while (p.size() > 1 && p.back() == '/') p.pop_back();
+      paths.push_back(p);
+    }
+    void data(const jb::DataBlock&) override {}
+    void end_entry() override {}
+    std::vector<std::string> paths;
+  } collector;
+  StringSource source(read_file(path), 64 * 1024);
+  RecordingReporter reporter;
+  Listing l{jb::verify_archive(source, reporter, &collector), {}};
+  for (auto& p : collector.paths)
+    if (p == "config" || p == "data" || p.rfind("config/", 0) == 0 || p.rfind("data/", 0) == 0)
+      l.paths.push_back(p);
+  std::sort(l.paths.begin(), l.paths.end());
+  return l;
+}
+
+// What the archive should hold for the tree `name` read from `dir`: `name`
+// and every path below `dir`, except those below `skip` (relative to `dir`).
+std::vector<std::string> expected_paths(const std::string& dir, const std::string& name,
+                                        const std::string& skip = {}) {
+  std::vector<std::string> out{name};
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    const std::string rel = e.path().string().substr(dir.size() + 1);
+    if (!skip.empty() && (rel == skip || rel.rfind(skip + "/", 0) == 0)) continue;
+    out.push_back(name + "/" + rel);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The paths of `all` that belong to the tree `name`.
+std::vector<std::string> paths_of_tree(const std::vector<std::string>& all, const std::string& name) {
+  std::vector<std::string> out;
+  for (const auto& p : all)
+    if (p == name || p.rfind(name + "/", 0) == 0) out.push_back(p);
+  return out;
+}
+
+bool has_path_below(const std::vector<std::string>& paths, const std::string& dir) {
+  return std::any_of(paths.begin(), paths.end(), [&](const std::string& p) {
+    return p == dir || p.rfind(dir + "/", 0) == 0;
+  });
+}
 
 }  // namespace
 
@@ -379,25 +444,12 @@ TEST_CASE("create: a missing output directory is an error", "[create]") {
   CHECK(list_dir(tmp.path()) == std::vector<std::string>{"config", "data"});
 }
 
-TEST_CASE("create: nested or identical trees are usage errors", "[create]") {
+// Nested trees are allowed (see the cases below); one directory for both is not.
+TEST_CASE("create: identical trees are usage errors", "[create]") {
   TempDir tmp;
   make_sample_trees(tmp.path());
   jb::CreateOptions options = sample_options(tmp.path(), tmp / "a.tar.zst");
 
-  SECTION("config inside data") {
-    make_dirs(tmp / "data/config");
-    options.config_dir = tmp / "data/config";
-    CHECK(kind_of_create(options) == jb::ErrorKind::kUsage);
-  }
-  SECTION("data inside config") {
-    make_dirs(tmp / "config/data");
-    options.data_dir = tmp / "config/data";
-    CHECK(kind_of_create(options) == jb::ErrorKind::kUsage);
-  }
-  SECTION("data deep inside config") {
-    options.data_dir = tmp / "config/dlna";
-    CHECK(kind_of_create(options) == jb::ErrorKind::kUsage);
-  }
   SECTION("the same directory") {
     options.data_dir = tmp / "config";
     CHECK(kind_of_create(options) == jb::ErrorKind::kUsage);
@@ -412,6 +464,215 @@ TEST_CASE("create: nested or identical trees are usage errors", "[create]") {
     CHECK(kind_of_create(options) == jb::ErrorKind::kUsage);
   }
   CHECK_FALSE(std::filesystem::exists(tmp / "a.tar.zst"));
+}
+
+TEST_CASE("create: config inside data is stored once, under its own name", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  std::string rel;
+  SECTION("directly below (the official Docker image)") { rel = "config"; }
+  SECTION("deeper below") { rel = "srv/jellyfin/config"; }
+  make_dirs(std::filesystem::path(tmp / ("data/" + rel)).parent_path().string());
+  std::filesystem::rename(tmp / "config", tmp / ("data/" + rel));
+  const std::string root = real_path(tmp.path());
+  jb::CreateOptions options = sample_options(tmp.path(), tmp / "a.tar.zst");
+  options.config_dir = tmp / ("data/" + rel);
+  RecordingReporter reporter;
+  jb::CreateResult result = jb::create_archive(options, reporter);
+  CHECK(result.warnings.empty());
+  CHECK(result.files == kSampleFiles);
+
+  Listing l = list_archive(result.path);
+  CHECK(l.verified.ok());
+  CHECK(l.verified.files == kSampleFiles);
+  REQUIRE(l.verified.manifest);
+  const jb::Manifest& m = *l.verified.manifest;
+  REQUIRE(m.trees.size() == 2);
+  const jb::ManifestTree* config = m.find_tree("config");
+  const jb::ManifestTree* data = m.find_tree("data");
+  REQUIRE(config);
+  REQUIRE(data);
+  CHECK(config->inside == std::optional<std::string>("data"));
+  CHECK(config->inside_path == rel);
+  CHECK(config->source == root + "/data/" + rel);
+  CHECK(config->files == 2);
+  CHECK(config->entries == 4);
+  CHECK_FALSE(data->inside);
+  CHECK(data->inside_path.empty());
+  CHECK(data->source == root + "/data");
+  CHECK(data->files == 4);
+
+  // The config tree is complete; the data tree holds nothing of it.
+  CHECK(paths_of_tree(l.paths, "config") == expected_paths(tmp / ("data/" + rel), "config"));
+  CHECK(paths_of_tree(l.paths, "data") == expected_paths(tmp / "data", "data", rel));
+  CHECK_FALSE(has_path_below(l.paths, "data/" + rel));
+  CHECK(data->entries == paths_of_tree(l.paths, "data").size());
+  CHECK(result.entries == l.paths.size());
+}
+
+TEST_CASE("create: data inside config is stored once, under its own name", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  std::filesystem::rename(tmp / "data", tmp / "config/data");
+  const std::string root = real_path(tmp.path());
+  jb::CreateOptions options = sample_options(tmp.path(), tmp / "a.tar.zst");
+  options.data_dir = tmp / "config/data";
+  RecordingReporter reporter;
+  jb::CreateResult result = jb::create_archive(options, reporter);
+  CHECK(result.files == kSampleFiles);
+  CHECK(result.entries == kSampleEntries);
+
+  Listing l = list_archive(result.path);
+  CHECK(l.verified.ok());
+  REQUIRE(l.verified.manifest);
+  const jb::ManifestTree* config = l.verified.manifest->find_tree("config");
+  const jb::ManifestTree* data = l.verified.manifest->find_tree("data");
+  REQUIRE(config);
+  REQUIRE(data);
+  CHECK(data->inside == std::optional<std::string>("config"));
+  CHECK(data->inside_path == "data");
+  CHECK(data->source == root + "/config/data");
+  CHECK(data->files == 4);
+  CHECK(data->entries == 11);
+  CHECK_FALSE(config->inside);
+  CHECK(config->files == 2);
+  CHECK(config->entries == 4);
+  CHECK(paths_of_tree(l.paths, "data") == expected_paths(tmp / "config/data", "data"));
+  CHECK(paths_of_tree(l.paths, "config") == expected_paths(tmp / "config", "config", "data"));
+  CHECK_FALSE(has_path_below(l.paths, "config/data"));
+}
+
+TEST_CASE("create: a left-out log directory is absent and named in the manifest", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  make_dirs(tmp / "data/log");
+  write_file(tmp / "data/log/log_20261120.log", std::string(1000, 'L'));
+  const std::string root = real_path(tmp.path());
+  jb::CreateOptions options = sample_options(tmp.path(), tmp / "a.tar.zst");
+  options.leave_out = {{"log", root + "/data/log"}};
+  RecordingReporter reporter;
+  jb::CreateResult result = jb::create_archive(options, reporter);
+  CHECK(result.files == kSampleFiles);
+  CHECK(result.entries == kSampleEntries);
+  CHECK(result.bytes_in == sample_bytes(tmp.path()));
+  REQUIRE(result.left_out.size() == 1);
+  CHECK(result.left_out[0].kind == "log");
+  CHECK(result.left_out[0].path == "data/log");
+  CHECK(result.left_out[0].source == root + "/data/log");
+
+  Listing l = list_archive(result.path);
+  CHECK(l.verified.ok());
+  CHECK_FALSE(has_path_below(l.paths, "data/log"));
+  CHECK(paths_of_tree(l.paths, "data") == expected_paths(tmp / "data", "data", "log"));
+  REQUIRE(l.verified.manifest);
+  const jb::Manifest& m = *l.verified.manifest;
+  REQUIRE(m.left_out.size() == 1);
+  CHECK(m.left_out[0].kind == "log");
+  CHECK(m.left_out[0].path == "data/log");
+  CHECK(m.left_out[0].source == root + "/data/log");
+  CHECK(m.find_tree("data")->entries == 11);
+}
+
+TEST_CASE("create: a left-out directory in a nested tree is named by that tree", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  std::filesystem::rename(tmp / "config", tmp / "data/config");
+  make_dirs(tmp / "data/config/log");
+  write_file(tmp / "data/config/log/a.log", "log");
+  const std::string root = real_path(tmp.path());
+  jb::CreateOptions options = sample_options(tmp.path(), tmp / "a.tar.zst");
+  options.config_dir = tmp / "data/config";
+  options.leave_out = {{"log", root + "/data/config/log"}};
+  RecordingReporter reporter;
+  jb::CreateResult result = jb::create_archive(options, reporter);
+  REQUIRE(result.left_out.size() == 1);
+  CHECK(result.left_out[0].path == "config/log");
+  Listing l = list_archive(result.path);
+  CHECK(l.verified.ok());
+  CHECK_FALSE(has_path_below(l.paths, "config/log"));
+  CHECK_FALSE(has_path_below(l.paths, "data/config"));
+  CHECK(paths_of_tree(l.paths, "config") == expected_paths(tmp / "data/config", "config", "log"));
+}
+
+TEST_CASE("create: leave_out directories that are not inside a tree are ignored", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  make_dirs(tmp / "cache/images");
+  write_file(tmp / "cache/images/a.jpg", "jpg");
+  const std::string root = real_path(tmp.path());
+  jb::CreateOptions options = sample_options(tmp.path(), tmp / "a.tar.zst");
+  SECTION("outside both trees") {
+    options.leave_out = {{"cache", root + "/cache"}, {"log", root + "/missing-log"}};
+  }
+  SECTION("a whole tree, or what holds it") {
+    options.leave_out = {{"log", root + "/data"}, {"cache", root + "/config"}, {"transcodes", root}};
+  }
+  SECTION("a name that only shares a tree's prefix") {
+    make_dirs(tmp / "data-log");
+    options.leave_out = {{"log", root + "/data-log"}};
+  }
+  RecordingReporter reporter;
+  jb::CreateResult result = jb::create_archive(options, reporter);
+  CHECK(result.left_out.empty());
+  CHECK(result.files == kSampleFiles);
+  CHECK(result.entries == kSampleEntries);
+  Listing l = list_archive(result.path);
+  CHECK(l.verified.ok());
+  REQUIRE(l.verified.manifest);
+  CHECK(l.verified.manifest->left_out.empty());
+  CHECK(paths_of_tree(l.paths, "data") == expected_paths(tmp / "data", "data"));
+  CHECK(paths_of_tree(l.paths, "config") == expected_paths(tmp / "config", "config"));
+}
+
+TEST_CASE("create: the nested tree itself is never left out of the outer one", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  std::filesystem::rename(tmp / "config", tmp / "data/config");
+  const std::string root = real_path(tmp.path());
+  jb::CreateOptions options = sample_options(tmp.path(), tmp / "a.tar.zst");
+  options.config_dir = tmp / "data/config";
+  options.leave_out = {{"log", root + "/data/config"}};
+  RecordingReporter reporter;
+  jb::CreateResult result = jb::create_archive(options, reporter);
+  CHECK(result.left_out.empty());
+  CHECK(result.files == kSampleFiles);
+  Listing l = list_archive(result.path);
+  CHECK(paths_of_tree(l.paths, "config") == expected_paths(tmp / "data/config", "config"));
+}
+
+TEST_CASE("create: a tree holding the other tree's marker is a usage error", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  jb::CreateOptions options = sample_options(tmp.path(), tmp / "a.tar.zst");
+  SECTION("config holds .jellyfin-data") { write_file(tmp / "config/.jellyfin-data", ""); }
+  SECTION("data holds .jellyfin-config") { write_file(tmp / "data/.jellyfin-config", ""); }
+  SECTION("swapped trees, both marked") {
+    write_file(tmp / "config/.jellyfin-config", "");
+    write_file(tmp / "data/.jellyfin-data", "");
+    options.config_dir = tmp / "data";
+    options.data_dir = tmp / "config";
+  }
+  RecordingReporter reporter;
+  try {
+    jb::create_archive(options, reporter);
+    FAIL("a misplaced tree was archived");
+  } catch (const jb::Error& e) {
+    CHECK(e.kind() == jb::ErrorKind::kUsage);
+    CHECK_THAT(e.full_message(), Catch::Contains(".jellyfin-"));
+  }
+  CHECK(list_dir(tmp.path()) == std::vector<std::string>{"config", "data"});
+}
+
+TEST_CASE("create: each tree holding its own marker is fine", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  write_file(tmp / "config/.jellyfin-config", "");
+  write_file(tmp / "data/.jellyfin-data", "");
+  // A folder with both markers is its own too.
+  write_file(tmp / "config/.jellyfin-data", "");
+  RecordingReporter reporter;
+  jb::CreateResult result = jb::create_archive(sample_options(tmp.path(), tmp / "a.tar.zst"), reporter);
+  CHECK(result.files == kSampleFiles + 3);
 }
 
 TEST_CASE("create: sibling trees sharing a name prefix are not nested", "[create]") {

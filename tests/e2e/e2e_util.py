@@ -345,11 +345,21 @@ def snapshot(root) -> dict[bytes, Entry]:
     return result
 
 
+def _below_any(rel: bytes, paths) -> bool:
+    return any(rel == p or rel.startswith(p + b"/") for p in paths)
+
+
 def compare_trees(src, dst, *, skip_kinds=("socket",), check_dir_mtime=True,
-                  check_owner=True) -> list[str]:
-    """Differences between two trees as readable strings (empty list when they agree)."""
-    a = {k: v for k, v in snapshot(src).items() if v.kind not in skip_kinds}
-    b = snapshot(dst)
+                  check_owner=True, skip_paths=()) -> list[str]:
+    """Differences between two trees as readable strings (empty list when they agree).
+
+    `skip_paths`: relative paths (str or bytes) left out on both sides, with everything below
+    them (e.g. the log directory a backup leaves out).
+    """
+    skip = [os.fsencode(p) for p in skip_paths]
+    a = {k: v for k, v in snapshot(src).items()
+         if v.kind not in skip_kinds and not _below_any(k, skip)}
+    b = {k: v for k, v in snapshot(dst).items() if not _below_any(k, skip)}
     problems = []
     for p in sorted(set(a) - set(b)):
         problems.append(f"missing in extraction: {p!r}")
@@ -419,6 +429,96 @@ def sha256_file(path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# Whole Jellyfin installs under a fake root (make-sample-tree.py --root ROOT --install TYPE)
+
+INSTALLS = ("debian", "fedora", "docker", "linuxserver", "hotio", "portable", "macos", "windows")
+
+# Where each install type keeps its directories, relative to ROOT (ROOT stands for "/", or for
+# the drive C: on Windows), as make-sample-tree.py writes them and `where` should find them.
+# portable and macos: for the generator's default --home.
+INSTALL_DIRS = {
+    "debian": dict(data="var/lib/jellyfin", config="etc/jellyfin", log="var/log/jellyfin",
+                   cache="var/cache/jellyfin"),
+    "fedora": dict(data="var/lib/jellyfin", config="etc/jellyfin", log="var/log/jellyfin",
+                   cache="var/cache/jellyfin"),
+    "docker": dict(data="config", config="config/config", log="config/log", cache="cache"),
+    "linuxserver": dict(data="config/data", config="config", log="config/log",
+                        cache="config/cache"),
+    "hotio": dict(data="config/app/data", config="config/app", log="config/app/log",
+                  cache="config/app/cache"),
+    "portable": dict(data="home/jellyfin/.local/share/jellyfin",
+                     config="home/jellyfin/.config/jellyfin",
+                     log="home/jellyfin/.local/share/jellyfin/log",
+                     cache="home/jellyfin/.cache/jellyfin"),
+    "macos": dict(data="Users/jellyfin/.local/share/jellyfin",
+                  config="Users/jellyfin/.config/jellyfin",
+                  log="Users/jellyfin/.local/share/jellyfin/log",
+                  cache="Users/jellyfin/.local/share/jellyfin/cache"),
+    "windows": dict(data="ProgramData/Jellyfin/Server", config="ProgramData/Jellyfin/Server/config",
+                    log="ProgramData/Jellyfin/Server/log",
+                    cache="ProgramData/Jellyfin/Server/cache"),
+}
+
+# Variables that tell the binary (or Jellyfin) where an install is: a test environment starts
+# without them, so that the machine running the tests does not interfere.
+_LOCATING_VARS = ("PROGRAMDATA", "LOCALAPPDATA", "APPDATA", "USERPROFILE")
+NO_HOME = "/nonexistent/jb-e2e-home"
+
+
+def make_install(root, install: str, *, seed: int = 1, version: str | None = None,
+                 home: str | None = None, special: bool = False, scale: str = "small") -> Path:
+    """A whole install of type `install` under `root` (make-sample-tree.py --root mode)."""
+    argv = [sys.executable, SAMPLE, "--root", str(root), "--install", install, "--scale", scale,
+            "--seed", str(seed)]
+    if version:
+        argv += ["--version", version]
+    if home:
+        argv += ["--home", home]
+    if special:
+        argv.append("--special")
+    tool(argv, timeout=120)
+    return Path(root)
+
+
+def install_dirs(root, install: str) -> dict[str, Path]:
+    """{data, config, log, cache} of an install made by make_install, as paths under `root`."""
+    return {k: Path(root) / v for k, v in INSTALL_DIRS[install].items()}
+
+
+def copy_tree(src, dst) -> Path:
+    """An exact copy (modes, mtimes, links) of the tree `src` at `dst` (which must not exist),
+    made by cp -a."""
+    if os.path.lexists(dst):
+        raise FileExistsError(dst)
+    tool(["cp", "-a", "--", src, dst], timeout=60)
+    return Path(dst)
+
+
+def install_env(**overrides) -> dict:
+    """The environment for a child that must find installs only where a test puts them.
+
+    No JELLYFIN_*, XDG_* or Windows location variables, HOME at a path that does not exist;
+    then `overrides` (a value None removes the variable).
+    """
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("JELLYFIN_", "XDG_")) and k not in _LOCATING_VARS}
+    env["HOME"] = NO_HOME
+    for k, v in overrides.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = str(v)
+    return env
+
+
+def archive_names(archive) -> list[str]:
+    """Member names of a .tar.zst archive, in order (read with zstd and tarfile, not the binary);
+    directories without their trailing slash."""
+    data = zstd_decompress(Path(archive).read_bytes())
+    return [m.name.rstrip("/") for m in tar_members(data)]
 
 
 # --------------------------------------------------------------------------------------------------

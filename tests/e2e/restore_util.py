@@ -68,7 +68,8 @@ def xxh128_hex(data: bytes, _cache={}) -> str:
 
 
 def marked_trees(root, label: str, *, seed: int, scale: str = "small") -> tuple[Path, Path]:
-    """Sample trees under root/{config,data} with a marker file holding `label` in each tree.
+    """Sample trees under root/{config,data} with a marker file holding `label` in each tree
+    (the logs in data/log: pass --include-logs to create to archive the whole trees).
 
     Trees made with different seeds differ in nearly every file; the marker makes "which restore
     is this" readable at a glance.

@@ -83,23 +83,6 @@ class SourceAndOutputErrors(CreateBase):
         res = self.create(self.config, f, self.out, expect=None)
         self.assertFails(res, 2, str(f))
 
-    def test_config_inside_data(self):
-        inner = self.data / "config"
-        inner.mkdir()
-        u.write_file(inner / "system.xml", b"<x/>")
-        res = self.create(inner, self.data, self.out, expect=None)
-        self.assertExit(res, 2)
-        self.assertErrorShape(res)
-        self.assertEqual(u.list_dir(self.out), [])
-
-    def test_data_inside_config(self):
-        inner = self.config / "data"
-        inner.mkdir()
-        res = self.create(self.config, inner, self.out, expect=None)
-        self.assertExit(res, 2)
-        self.assertErrorShape(res)
-        self.assertEqual(u.list_dir(self.out), [])
-
     def test_same_dir(self):
         res = self.create(self.data, self.data, self.out, expect=None)
         self.assertExit(res, 2)
@@ -110,14 +93,84 @@ class SourceAndOutputErrors(CreateBase):
         self.assertExit(res, 2)
         self.assertErrorShape(res)
 
-    def test_nested_via_symlinked_path(self):
-        inner = self.data / "cfg"
-        inner.mkdir()
-        alias = self.tmp / "config-alias"
-        os.symlink(inner, alias)
+    def test_same_dir_via_symlinked_path(self):
+        alias = self.tmp / "data-alias"
+        os.symlink(self.data, alias)
         res = self.create(alias, self.data, self.out, expect=None)
         self.assertExit(res, 2)
         self.assertErrorShape(res)
+        self.assertEqual(u.list_dir(self.out), [])
+
+    def test_config_holds_data_marker(self):
+        # Jellyfin's markers say the directories are swapped: its config dir as --data and the
+        # other way round. The server would not start with them; create refuses.
+        res = self.create(self.data, self.config, self.out, expect=None)
+        self.assertFails(res, 2, "swapped")
+        self.assertEqual(u.list_dir(self.out), [])
+
+
+class NestedTrees(CreateBase):
+    """A tree inside the other (config in data as in the official Docker image, data in config as
+    linuxserver/hotio) is accepted and stored once, under its own top-level archive directory; the
+    manifest says where it sits. Only the same directory for both is refused (above)."""
+
+    def manifest_of(self, archive) -> dict:
+        res = u.run(["inspect", "--json", archive])
+        self.assertExit(res, 0)
+        return res.json()["manifest"]
+
+    def assertStoredOnce(self, archive, outer: str, rel: str, inner_files: dict[str, bytes]):
+        """`inner_files` (name -> content) are in the archive under the inner tree only, never
+        under <outer>/<rel>/; the manifest's inner tree says it sits at `rel` in `outer`."""
+        inner = "config" if outer == "data" else "data"
+        names = u.archive_names(archive)
+        self.assertEqual([n for n in names if n == f"{outer}/{rel}" or
+                          n.startswith(f"{outer}/{rel}/")], [],
+                         f"the {inner} tree is stored a second time inside {outer}/")
+        self.assertIn(inner, names)
+        tar = u.zstd_decompress(Path(archive).read_bytes())
+        for name, content in inner_files.items():
+            self.assertEqual(u.read_member(tar, f"{inner}/{name}"), content)
+        trees = {t["name"]: t for t in self.manifest_of(archive)["trees"]}
+        self.assertEqual(trees[inner].get("inside"), {"tree": outer, "path": rel})
+        self.assertIsNone(trees[outer].get("inside"))
+        self.assertExit(u.run(["verify", "--quiet", archive]), 0)
+
+    def test_config_inside_data(self):
+        inner = self.data / "config"
+        inner.mkdir()
+        u.write_file(inner / "system.xml", b"<x/>")
+        self.create(inner, self.data, self.out / "a.tar.zst", "--quiet")
+        self.assertEqual(u.list_dir(self.out), ["a.tar.zst"])
+        self.assertStoredOnce(self.out / "a.tar.zst", "data", "config", {"system.xml": b"<x/>"})
+        # The rest of the data tree is all there.
+        ext = self.extract_with_tar(self.out / "a.tar.zst")
+        self.assertEqual(u.compare_trees(self.data, ext / "data", skip_paths=["config"]), [])
+        self.assertEqual(u.compare_trees(inner, ext / "config"), [])
+
+    def test_data_inside_config(self):
+        inner = self.config / "data"
+        inner.mkdir()
+        u.write_file(inner / "jellyfin.db", b"SQLite format 3\x00inner")
+        self.create(self.config, inner, self.out / "a.tar.zst", "--quiet")
+        self.assertEqual(u.list_dir(self.out), ["a.tar.zst"])
+        self.assertStoredOnce(self.out / "a.tar.zst", "config", "data",
+                              {"jellyfin.db": b"SQLite format 3\x00inner"})
+        ext = self.extract_with_tar(self.out / "a.tar.zst")
+        self.assertEqual(u.compare_trees(self.config, ext / "config", skip_paths=["data"]), [])
+        self.assertEqual(u.compare_trees(inner, ext / "data"), [])
+
+    def test_nested_via_symlinked_path(self):
+        # --config names data/cfg through a symlink: still found to be inside data, stored once.
+        inner = self.data / "cfg"
+        inner.mkdir()
+        u.write_file(inner / "system.xml", b"<y/>")
+        alias = self.tmp / "config-alias"
+        os.symlink(inner, alias)
+        self.create(alias, self.data, self.out / "a.tar.zst", "--quiet")
+        self.assertStoredOnce(self.out / "a.tar.zst", "data", "cfg", {"system.xml": b"<y/>"})
+        trees = {t["name"]: t for t in self.manifest_of(self.out / "a.tar.zst")["trees"]}
+        self.assertEqual(trees["config"]["source"], os.path.realpath(inner))
 
 
 class NeverOverwrite(CreateBase):

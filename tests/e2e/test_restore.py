@@ -171,8 +171,9 @@ class RoundTrip(RestoreCase):
         u.write_file(cls.full_config / "MARKER.txt", b"new config\n")
         u.write_file(cls.full_data / "MARKER.txt", b"new data\n")
         cls.full_archive = cls.shared / "full.tar.zst"
+        # The whole install, logs included (data/log is left out by default).
         res = u.run(["create", "--config", cls.full_config, "--data", cls.full_data, "--output",
-                     cls.full_archive, "--quiet"])
+                     cls.full_archive, "--include-logs", "--quiet"])
         if res.code != 0:
             raise RuntimeError("create of the sample install failed\n" + res.describe())
 

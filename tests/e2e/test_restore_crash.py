@@ -93,8 +93,10 @@ class CrashRecover(u.E2ETestCase):
             cls.sources[label] = (config, data)
             cls.snaps[label] = {"config": u.snapshot(config), "data": u.snapshot(data)}
             archive = cls.shared / f"{label}.tar.zst"
+            # Whole installs, logs included (data/log is left out by default): `which` compares
+            # every entry of a tree with its source.
             res = u.run(["create", "--config", config, "--data", data, "--output", archive,
-                         "--quiet"], timeout=120)
+                         "--include-logs", "--quiet"], timeout=120)
             if res.code != 0:
                 raise RuntimeError(res.describe())
             cls.archives[label] = archive

@@ -518,7 +518,8 @@ class SampleTree(u.E2ETestCase):
     def test_sample_tree_roundtrip(self):
         config, data = u.make_sample_trees(self.mkdir("src"), special=True, seed=7)
         out = self.mkdir("out")
-        res = self.create(config, data, out / "a.tar.zst")
+        # The whole install, logs included (data/log is left out by default).
+        res = self.create(config, data, out / "a.tar.zst", "--include-logs")
         self.assertExit(u.run(["verify", "--quiet", out / "a.tar.zst"]), 0)
         ext = self.extract_with_tar(out / "a.tar.zst")
         self.assertEqual(u.compare_trees(config, ext / "config"), [])
@@ -527,6 +528,23 @@ class SampleTree(u.E2ETestCase):
             return  # xxh128sum 0.8.1 does not read the escaped lines of names with a newline
         proc = u.tool(["xxh128sum", "-c", "--quiet", "CHECKSUMS.xxh128"], cwd=ext, check=False)
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+
+    def test_sample_tree_log_dir_left_out_by_default(self):
+        # Explicit trees, no known layout: Jellyfin's own default log dir <data>/log is left out
+        # (and said so in the manifest); everything else is there.
+        config, data = u.make_sample_trees(self.mkdir("src"), seed=8)
+        self.assertTrue((data / "log").is_dir(), "the sample keeps its logs in data/log")
+        out = self.mkdir("out")
+        self.create(config, data, out / "a.tar.zst", "--quiet")
+        res = u.run(["inspect", "--json", out / "a.tar.zst"])
+        self.assertExit(res, 0)
+        self.assertEqual(res.json()["manifest"]["left_out"],
+                         [{"kind": "log", "path": "data/log",
+                           "source": os.path.realpath(data / "log")}])
+        ext = self.extract_with_tar(out / "a.tar.zst")
+        self.assertFalse(os.path.lexists(ext / "data" / "log"))
+        self.assertEqual(u.compare_trees(config, ext / "config"), [])
+        self.assertEqual(u.compare_trees(data, ext / "data", skip_paths=["log"]), [])
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@
 
 using jb::absolute_dir;
 using jb::absolute_target;
-using jb::check_not_nested;
+using jb::check_distinct_trees;
+using jb::relative_below;
 using jb::lies_within;
 using jb::name_of;
 using jb::parent_of;
@@ -137,17 +138,20 @@ TEST_CASE("paths: absolute_target refuses a missing parent and unusable names", 
   }
 }
 
-TEST_CASE("paths: check_not_nested", "[paths]") {
-  CHECK_NOTHROW(check_not_nested("/srv/jf/config", "/srv/jf/data"));
-  // Prefix trap: siblings sharing a string prefix are not nested.
-  CHECK_NOTHROW(check_not_nested("/srv/jf", "/srv/jf-data"));
-  CHECK_NOTHROW(check_not_nested("/srv/jf-config", "/srv/jf"));
+TEST_CASE("paths: check_distinct_trees allows nesting, not the same directory", "[paths]") {
+  CHECK_NOTHROW(check_distinct_trees("/srv/jf/config", "/srv/jf/data"));
+  CHECK_NOTHROW(check_distinct_trees("/config/config", "/config"));  // official image
+  CHECK_NOTHROW(check_distinct_trees("/config", "/config/data"));    // linuxserver.io
+  auto same = error_of([] { check_distinct_trees("/srv/jf", "/srv/jf"); });
+  CHECK(same.kind() == jb::ErrorKind::kUsage);
+  CHECK_THAT(same.what(), Catch::Contains("same directory"));
+}
 
-  CHECK(error_of([] { check_not_nested("/srv/jf", "/srv/jf"); }).kind() == jb::ErrorKind::kUsage);
-  auto config_in_data = error_of([] { check_not_nested("/srv/jf/config", "/srv/jf"); });
-  CHECK(config_in_data.kind() == jb::ErrorKind::kUsage);
-  CHECK_THAT(config_in_data.what(), Catch::Contains("--config"));
-  auto data_in_config = error_of([] { check_not_nested("/etc/jf", "/etc/jf/data/x"); });
-  CHECK(data_in_config.kind() == jb::ErrorKind::kUsage);
-  CHECK_THAT(data_in_config.what(), Catch::Contains("--data"));
+TEST_CASE("paths: relative_below", "[paths]") {
+  CHECK(relative_below("/config/config", "/config") == "config");
+  CHECK(relative_below("/config/app/data", "/config") == "app/data");
+  CHECK(relative_below("/x", "/") == "x");
+  CHECK(relative_below("/config", "/config").empty());
+  CHECK(relative_below("/config-old/x", "/config").empty());  // prefix trap
+  CHECK(relative_below("/config", "/config/config").empty());
 }

@@ -152,6 +152,50 @@ std::string archive_with_version(const std::string& version) {
   return read_file(options.output);
 }
 
+// An archive of the trees `config` and `data`, wherever they are.
+std::string archive_of(const std::string& config, const std::string& data) {
+  TempDir out;
+  jb::CreateOptions options;
+  options.config_dir = config;
+  options.data_dir = data;
+  options.output = out / "a.tar.zst";
+  options.threads = 1;
+  jb::Reporter silent;
+  jb::create_archive(options, silent);
+  return read_file(options.output);
+}
+
+// The sample trees with config moved inside data, as the official Docker
+// image has them: dir/data, dir/data/config. And their archive.
+struct NestedSample {
+  TempDir dir;
+  std::string data = dir / "data";
+  std::string config = dir / "data/config";
+  std::string bytes;
+  NestedSample() {
+    make_sample_trees(dir.path());
+    std::filesystem::rename(dir / "config", config);
+    bytes = archive_of(config, data);
+  }
+};
+
+// describe_tree's lines without those of `sub` and below it.
+std::vector<std::string> without(const std::vector<std::string>& lines, const std::string& sub) {
+  std::vector<std::string> out;
+  for (const auto& l : lines)
+    if (l.rfind(sub + " ", 0) != 0 && l.rfind(sub + "/", 0) != 0) out.push_back(l);
+  return out;
+}
+
+// An older nested setup to restore over: data/data/jellyfin.db and
+// data/config/system.xml.
+void make_old_nested(const std::string& data) {
+  make_dirs(data + "/data");
+  write_file(data + "/data/jellyfin.db", "old database");
+  make_dirs(data + "/config/old");
+  write_file(data + "/config/system.xml", "<old/>");
+}
+
 bool any_contains(const std::vector<std::string>& messages, const std::string& text) {
   return std::any_of(messages.begin(), messages.end(),
                      [&](const std::string& m) { return m.find(text) != std::string::npos; });
@@ -316,7 +360,9 @@ TEST_CASE("restore: only the config tree", "[restore]") {
 TEST_CASE("restore: a damaged archive leaves the targets untouched", "[restore]") {
   std::string bytes = sample().bytes;
   SECTION("a flipped byte in the middle") { bytes[bytes.size() / 2] ^= 0x20; }
-  SECTION("a flipped byte near the end") { bytes[bytes.size() - 40] ^= 0x01; }
+  // The last 4 bytes are the last frame's content checksum: a flip there always
+  // counts (a flip inside compressed data may land on a bit zstd ignores).
+  SECTION("a flipped byte in the last frame's checksum") { bytes[bytes.size() - 2] ^= 0x01; }
   SECTION("truncated") { bytes.resize(bytes.size() * 3 / 4); }
   Setup s(bytes);
   const auto before_config = describe_tree(s.config);
@@ -343,12 +389,186 @@ TEST_CASE("restore: refused while an interrupted restore is pending", "[restore]
                                                            "archive.tar.zst", "config", "data"});
 }
 
-TEST_CASE("restore: nested targets are a usage error", "[restore]") {
+// Nested targets are allowed (see the cases below); one directory for both is not.
+TEST_CASE("restore: the same target for both trees is a usage error", "[restore]") {
   Setup s;
+  const auto before_data = describe_tree(s.data);
+  RestoreOptions o = s.options();
+  o.config_dir = s.data + "/";
+  RecordingReporter reporter;
+  CHECK(error_of([&] { jb::restore_archive(o, reporter); }).kind() == jb::ErrorKind::kUsage);
+  CHECK(describe_tree(s.data) == before_data);
+}
+
+TEST_CASE("restore: nested trees into nested targets", "[restore]") {
+  const NestedSample src;
+  Setup s(src.bytes, /*targets_exist=*/false);
+  make_old_nested(s.data);
+  const auto old_data = describe_tree(s.data);
   RestoreOptions o = s.options();
   o.config_dir = s.data + "/config";
   RecordingReporter reporter;
-  CHECK(error_of([&] { jb::restore_archive(o, reporter); }).kind() == jb::ErrorKind::kUsage);
+  RestoreResult r = jb::restore_archive(o, reporter);
+  CHECK(r.warnings.empty());
+
+  // Both trees as they were on the source, config in its place in data.
+  CHECK(describe_tree(s.data) == describe_tree(src.data));
+  CHECK(describe_tree(s.data + "/config") == describe_tree(src.config));
+
+  REQUIRE(r.trees.size() == 2);
+  const jb::RestoredTree& config = r.trees[0];
+  const jb::RestoredTree& data = r.trees[1];
+  CHECK(config.name == "config");
+  CHECK(config.target == s.data + "/config");
+  CHECK(config.inside == std::optional<std::string>("data"));
+  CHECK(config.target_existed);
+  CHECK(config.files == 2);
+  CHECK(data.name == "data");
+  CHECK(data.target == s.data);
+  CHECK_FALSE(data.inside);
+  CHECK(data.target_existed);
+  CHECK(data.files == 4);
+  // One backup, of the outer tree, with the old config inside it.
+  REQUIRE(data.backup);
+  CHECK(starts_with(*data.backup, s.data + ".bak-"));
+  CHECK(describe_tree(*data.backup) == old_data);
+  REQUIRE(config.backup);
+  CHECK(*config.backup == *data.backup + "/config");
+  CHECK(read_file(*config.backup + "/system.xml") == "<old/>");
+
+  // No staging directory, journal or second backup anywhere.
+  CHECK(list_dir(s.tmp.path()) ==
+        std::vector<std::string>{"archive.tar.zst", "data", jb::name_of(*data.backup)});
+}
+
+TEST_CASE("restore: nested trees into nested targets that do not exist yet", "[restore]") {
+  const NestedSample src;
+  Setup s(src.bytes, /*targets_exist=*/false);
+  RestoreOptions o = s.options();
+  o.config_dir = s.data + "/config";
+  RecordingReporter reporter;
+  RestoreResult r = jb::restore_archive(o, reporter);
+  CHECK(describe_tree(s.data) == describe_tree(src.data));
+  for (const auto& t : r.trees) {
+    INFO(t.name);
+    CHECK_FALSE(t.target_existed);
+    CHECK_FALSE(t.backup);
+  }
+  CHECK(list_dir(s.tmp.path()) == std::vector<std::string>{"archive.tar.zst", "data"});
+}
+
+TEST_CASE("restore: nested trees into nested targets, a dry run", "[restore]") {
+  const NestedSample src;
+  Setup s(src.bytes, /*targets_exist=*/false);
+  make_old_nested(s.data);
+  const auto before = describe_tree(s.data);
+  RestoreOptions o = s.options();
+  o.config_dir = s.data + "/config";
+  o.dry_run = true;
+  RecordingReporter reporter;
+  RestoreResult r = jb::restore_archive(o, reporter);
+  CHECK(describe_tree(s.data) == before);
+  CHECK(list_dir(s.tmp.path()) == std::vector<std::string>{"archive.tar.zst", "data"});
+  REQUIRE(r.trees.size() == 2);
+  REQUIRE(r.trees[0].diff);
+  REQUIRE(r.trees[1].diff);
+  // Each tree's differences are its own: data's say nothing of config's files.
+  CHECK(std::count(r.trees[0].diff->changed_paths.begin(), r.trees[0].diff->changed_paths.end(),
+                   "system.xml") == 1);
+  for (const auto& paths : {r.trees[1].diff->added_paths, r.trees[1].diff->removed_paths,
+                            r.trees[1].diff->changed_paths}) {
+    for (const auto& p : paths) {
+      INFO(p);
+      CHECK_FALSE(starts_with(p, "config"));
+    }
+  }
+}
+
+TEST_CASE("restore: nested trees into separate targets", "[restore]") {
+  const NestedSample src;
+  Setup s(src.bytes);
+  RecordingReporter reporter;
+  RestoreResult r = jb::restore_archive(s.options(), reporter);
+  CHECK(r.warnings.empty());
+  CHECK(describe_tree(s.config) == describe_tree(src.config));
+  // The data tree without the config tree that lay inside it.
+  CHECK(describe_tree(s.data) == without(describe_tree(src.data), "config"));
+  CHECK_FALSE(exists_no_follow(s.data + "/config"));
+  REQUIRE(r.trees.size() == 2);
+  CHECK_FALSE(r.trees[0].inside);
+  CHECK_FALSE(r.trees[1].inside);
+  REQUIRE(r.trees[0].backup);
+  REQUIRE(r.trees[1].backup);
+  CHECK(list_dir(s.tmp.path()) ==
+        std::vector<std::string>{"archive.tar.zst", "config", jb::name_of(*r.trees[0].backup), "data",
+                                 jb::name_of(*r.trees[1].backup)});
+}
+
+TEST_CASE("restore: separate trees into nested targets", "[restore]") {
+  Setup s(sample().bytes, /*targets_exist=*/false);
+  make_old_nested(s.data);
+  RestoreOptions o = s.options();
+  o.config_dir = s.data + "/config";
+  RecordingReporter reporter;
+  RestoreResult r = jb::restore_archive(o, reporter);
+  CHECK(describe_tree(s.data + "/config") == describe_tree(sample().dir / "config"));
+  // The data tree gained a config directory the source's had not.
+  CHECK(without(describe_tree(s.data), "config") == describe_tree(sample().dir / "data"));
+  REQUIRE(r.trees.size() == 2);
+  REQUIRE(r.trees[1].backup);
+  CHECK(list_dir(s.tmp.path()) ==
+        std::vector<std::string>{"archive.tar.zst", "data", jb::name_of(*r.trees[1].backup)});
+}
+
+TEST_CASE("restore: only one tree with nested targets", "[restore]") {
+  Setup s(sample().bytes, /*targets_exist=*/false);
+  make_old_nested(s.data);
+  const auto before = describe_tree(s.data);
+  RestoreOptions o = s.options();
+  o.config_dir = s.data + "/config";
+  RecordingReporter reporter;
+
+  SECTION("only data would replace config too: a usage error") {
+    o.only = "data";
+    auto e = error_of([&] { jb::restore_archive(o, reporter); });
+    CHECK(e.kind() == jb::ErrorKind::kUsage);
+    CHECK_THAT(e.full_message(), Catch::Contains("--only"));
+    CHECK(describe_tree(s.data) == before);
+    CHECK(list_dir(s.tmp.path()) == std::vector<std::string>{"archive.tar.zst", "data"});
+  }
+  SECTION("only config replaces config alone") {
+    o.only = "config";
+    RestoreResult r = jb::restore_archive(o, reporter);
+    REQUIRE(r.trees.size() == 1);
+    CHECK(r.trees[0].name == "config");
+    CHECK(describe_tree(s.data + "/config") == describe_tree(sample().dir / "config"));
+    CHECK(read_file(s.data + "/data/jellyfin.db") == "old database");
+    CHECK(list_dir(s.tmp.path()) == std::vector<std::string>{"archive.tar.zst", "data"});
+  }
+}
+
+TEST_CASE("restore: an archive whose data tree has its own config dir, into nested targets",
+          "[restore]") {
+  TempDir src;
+  make_sample_trees(src.path());
+  SECTION("a directory with files") {
+    make_dirs(src / "data/config");
+    write_file(src / "data/config/stray.xml", "<stray/>");
+  }
+  SECTION("an empty directory") { make_dirs(src / "data/config"); }
+  SECTION("a file") { write_file(src / "data/config", "not a directory"); }
+  Setup s(archive_of(src / "config", src / "data"), /*targets_exist=*/false);
+  make_old_nested(s.data);
+  const auto before = describe_tree(s.data);
+  RestoreOptions o = s.options();
+  o.config_dir = s.data + "/config";
+  RecordingReporter reporter;
+  auto e = error_of([&] { jb::restore_archive(o, reporter); });
+  INFO(e.full_message());
+  CHECK(e.kind() == jb::ErrorKind::kRefused);
+  CHECK_THAT(e.full_message(), Catch::Contains("config"));
+  CHECK(describe_tree(s.data) == before);
+  CHECK(list_dir(s.tmp.path()) == std::vector<std::string>{"archive.tar.zst", "data"});
 }
 
 TEST_CASE("restore: the version guard", "[restore]") {

@@ -20,6 +20,18 @@ struct ManifestTree {
   std::uint64_t files = 0;    // regular-file entries, hardlinks included
   std::uint64_t bytes = 0;    // sum of stored regular file sizes
   std::uint64_t entries = 0;  // every entry of the tree, directories included
+  // Where the tree lay inside the other one on the source (official Docker
+  // image: config inside data at "config"); stored once, under its own name.
+  std::optional<std::string> inside = {};  // the enclosing tree's name
+  std::string inside_path = {};            // relative to the enclosing tree
+};
+
+// A directory inside a tree that create left out on purpose (Jellyfin's log,
+// cache or transcode directory): regenerable, often large.
+struct LeftOut {
+  std::string kind;    // "log", "cache", "transcodes", "previous tree" (kept by a restore)
+  std::string path;    // archive path it would have had: "data/log"
+  std::string source;  // where it was on disk
 };
 
 struct Manifest {
@@ -31,6 +43,9 @@ struct Manifest {
   std::optional<std::string> app_version_source;  // where the version came from
   std::vector<ManifestTree> trees;
   std::vector<std::string> excludes;
+  std::vector<LeftOut> left_out;
+  // Set when --force overrode a safety check (a running server): what it was.
+  std::optional<std::string> forced;
   int compression_level = 0;
   std::uint64_t frame_bytes = 0;
 

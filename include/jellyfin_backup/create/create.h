@@ -11,15 +11,27 @@
 #include <string>
 #include <vector>
 
+#include "jellyfin_backup/archive/manifest.h"
 #include "jellyfin_backup/reporter.h"
 
 namespace jb {
+
+// A Jellyfin directory create leaves out when it lies inside a tree.
+struct LeaveOut {
+  std::string kind;  // "log", "cache", "transcodes"
+  std::string path;  // absolute
+};
 
 struct CreateOptions {
   std::string data_dir;    // --data
   std::string config_dir;  // --config
   std::string output;      // --output: a directory, a file path, or "-" (stdout)
-  std::optional<std::string> server_version;  // --server-version
+  std::optional<std::string> server_version;  // --server-version, or detected
+  std::optional<std::string> version_source;  // where server_version came from
+  std::vector<LeaveOut> leave_out;  // without --include-logs / --include-cache
+  bool force = false;               // --force: back up even while the server runs
+  std::string stop_hint;            // how to stop this install's server, for the refusal
+  double stop_grace_seconds = 0;    // after a stop command: how long the server may take to exit
   int level = 3;           // --level
   int threads = 0;         // --threads; 0 means the number of online CPUs
   std::vector<std::string> excludes;  // --exclude
@@ -35,6 +47,8 @@ struct CreateResult {
   std::uint64_t frames = 0;
   double seconds = 0;
   std::optional<std::string> version;
+  std::vector<LeftOut> left_out;
+  std::optional<std::string> forced;
   std::vector<std::string> warnings;
 };
 

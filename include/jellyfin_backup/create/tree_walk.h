@@ -19,6 +19,9 @@ namespace jb {
 struct TreeSpec {
   std::string name;    // "config" or "data"
   std::string source;  // directory on disk, absolute
+  // Directories below `source` (absolute) the walk leaves out whole: a tree
+  // nested in this one (stored under its own name), Jellyfin's log and cache.
+  std::vector<std::string> skip = {};
 };
 
 struct PlannedEntry {

@@ -21,8 +21,12 @@ std::string absolute_dir(const std::string& path, const char* flag);
 // itself need not): the parent is resolved with realpath.
 std::string absolute_target(const std::string& path, const char* flag);
 
-// The two trees may not overlap: a file would be stored twice, and a restore
-// of one tree would replace part of the other. Throws Error(kUsage).
-void check_not_nested(const std::string& config, const std::string& data);
+// The two trees may nest (Docker images put one inside the other) but not
+// be the same directory. Throws Error(kUsage).
+void check_distinct_trees(const std::string& config, const std::string& data);
+
+// "a/b" for inner "/x/a/b" and outer "/x"; empty unless `inner` lies strictly
+// below `outer`.
+std::string relative_below(const std::string& inner, const std::string& outer);
 
 }  // namespace jb

@@ -1,7 +1,9 @@
 // `restore` and `recover`.
 //
 // restore: read the manifest -> version guard and free-space check -> for
-// each tree a staging directory beside its target -> every entry through the
+// each tree a staging directory beside its target (a target nested in the
+// other is staged inside the other's staging directory and swapped with
+// it, in one rename) -> every entry through the
 // Verifier into the SafeExtractor (restore is "verify, plus write") -> all
 // verified? directory metadata, syncfs -> journal -> swap (swap.h).
 // Any failure before the journal removes the staging directories and leaves
@@ -26,8 +28,11 @@ struct RestoreOptions {
   std::optional<std::string> only;     // --only data|config
   bool dry_run = false;                // --dry-run: everything but the swap
   bool discard_old = false;            // --discard-old (default: --keep-old)
-  bool force = false;                  // --force: override the version guard
-  std::optional<std::string> server_version;  // --server-version: installed Jellyfin
+  bool force = false;                  // --force: override the version guard and running check
+  std::optional<std::string> server_version;  // installed Jellyfin: --server-version or detected
+  std::optional<std::string> version_source;  // where server_version came from
+  std::string stop_hint;               // how to stop this install's server, for the refusal
+  double stop_grace_seconds = 0;       // after a stop command: how long the server may take to exit
 };
 
 struct RestoredTree {
@@ -38,12 +43,14 @@ struct RestoredTree {
   std::uint64_t files = 0;
   std::uint64_t bytes = 0;
   std::optional<TreeDiff> diff;  // with --dry-run
+  std::optional<std::string> inside;  // restored as part of this tree (nested targets)
 };
 
 struct RestoreResult {
   Manifest manifest;
   std::vector<RestoredTree> trees;
   bool dry_run = false;
+  std::optional<std::string> forced;  // what --force overrode
   double seconds = 0;
   std::vector<std::string> warnings;
 };

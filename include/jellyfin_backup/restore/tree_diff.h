@@ -15,9 +15,10 @@ struct TreeDiff {
   std::vector<std::string> added_paths, removed_paths, changed_paths;
 };
 
-// `target` may not exist (everything is added). An entry of `target` named
-// `ignore` (the staging directory inside a mount point) is left out.
+// `target` may not exist (everything is added). Paths in `ignore`, relative
+// to both roots, are left out with everything below them: the staging
+// directory inside a mount point, a nested tree reported on its own.
 TreeDiff diff_trees(const std::string& staged, const std::string& target,
-                    const std::string& ignore = {});
+                    const std::vector<std::string>& ignore = {});
 
 }  // namespace jb

@@ -1,0 +1,105 @@
+// The flags that say which Jellyfin install a command works on and how to
+// stop and start its server, shared by create, restore and where.
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "cli/options.h"
+
+extern char** environ;
+
+namespace jb::cli {
+namespace {
+
+std::map<std::string, std::string> environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env.emplace(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  return env;
+}
+
+std::optional<std::string> value_of(const cxxopts::ParseResult& result, const char* flag) {
+  if (!result.count(flag)) return std::nullopt;
+  return result[flag].as<std::string>();
+}
+
+}  // namespace
+
+void add_install_flags(cxxopts::Options& options, const std::string& verb) {
+  options.add_options("Install")
+      ("data", "Jellyfin data directory to " + verb + " (default: found, see `where`)",
+       cxxopts::value<std::string>(), "DIR")
+      ("config", "Jellyfin config directory to " + verb + " (default: found, see `where`)",
+       cxxopts::value<std::string>(), "DIR")
+      ("install", "Install type: auto, debian, fedora, docker, linuxserver, hotio, portable, macos, windows",
+       cxxopts::value<std::string>()->default_value("auto"), "TYPE")
+      ("root", "Look for the install's default paths under DIR (a mounted disk or container volume)",
+       cxxopts::value<std::string>(), "DIR");
+}
+
+Install locate_from_flags(const cxxopts::ParseResult& result) {
+  LocateRequest request;
+  request.install = result["install"].as<std::string>();
+  request.root = value_of(result, "root").value_or("");
+  request.data = value_of(result, "data");
+  request.config = value_of(result, "config");
+  request.env = environment();
+  return locate_install(request);
+}
+
+void add_server_control_flags(cxxopts::Options& options) {
+  options.add_options("Server")
+      ("service", "Stop this systemd service before, start it after (e.g. jellyfin)",
+       cxxopts::value<std::string>(), "NAME")
+      ("container", "Stop this docker/podman container before, start it after",
+       cxxopts::value<std::string>(), "NAME")
+      ("stop-cmd", "Shell command that stops the server", cxxopts::value<std::string>(), "CMD")
+      ("start-cmd", "Shell command that starts it again (run whatever the outcome)",
+       cxxopts::value<std::string>(), "CMD");
+}
+
+std::unique_ptr<ServerControl> server_control_from_flags(const cxxopts::ParseResult& result,
+                                                         const std::string& command) {
+  int ways = static_cast<int>(result.count("service") > 0) + static_cast<int>(result.count("container") > 0) +
+             static_cast<int>(result.count("stop-cmd") + result.count("start-cmd") > 0);
+  if (ways > 1)
+    throw flag_error(command, "--service, --container and --stop-cmd/--start-cmd exclude each other");
+  if (auto name = value_of(result, "service"))
+    return std::make_unique<ServerControl>(ServerControl::for_service(*name));
+  if (auto name = value_of(result, "container"))
+    return std::make_unique<ServerControl>(ServerControl::for_container(*name));
+  if (ways == 1) {
+    return std::make_unique<ServerControl>(ServerControl::for_commands(
+        value_of(result, "stop-cmd").value_or(""), value_of(result, "start-cmd").value_or("")));
+  }
+  return nullptr;
+}
+
+std::string downtime_line(const StoppedServer& stopped, const ServerControl& control) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f s", stopped.downtime_seconds());
+  if (control.start_argv().empty())
+    return "Jellyfin was stopped " + std::string(buf) + " ago and is still stopped (no --start-cmd): start it yourself";
+  return "Jellyfin was stopped for " + std::string(buf) + " (" + control.description() + ")";
+}
+
+std::optional<DetectedVersion> server_version_from(const cxxopts::ParseResult& result,
+                                                   const Install& install, VersionUse use) {
+  if (auto v = value_of(result, "server-version")) return DetectedVersion{*v, "command line"};
+  const std::string root = value_of(result, "root").value_or("");
+  auto from_logs = [&] { return install.log.exists ? version_from_logs(install.log.path) : std::nullopt; };
+  // Packages describe the machine, not a tree: only for a package install.
+  bool packaged = install.type == InstallType::kDebian || install.type == InstallType::kFedora;
+  auto from_packages = [&] { return packaged ? version_from_packages(root) : std::nullopt; };
+  if (use == VersionUse::kWroteTrees) {
+    if (auto v = from_logs()) return v;
+    return from_packages();
+  }
+  if (auto v = from_packages()) return v;
+  return from_logs();
+}
+
+}  // namespace jb::cli
