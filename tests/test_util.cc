@@ -18,6 +18,15 @@
 
 namespace jb::test {
 
+std::string real_path(const std::string& path) {
+  char* r = ::realpath(path.c_str(), nullptr);
+  REQUIRE(r);
+  std::string out(r);
+  ::free(r);
+  return out;
+}
+
+
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
   std::string templ = std::string(base ? base : "/tmp") + "/jb-test-XXXXXX";

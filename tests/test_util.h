@@ -10,11 +10,30 @@
 #include <string_view>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
+#include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/sink.h"
 #include "jellyfin_backup/io/source.h"
 #include "jellyfin_backup/reporter.h"
 
 namespace jb::test {
+
+// The jb::Error `f` throws; fails the test when it throws none.
+template <typename F>
+jb::Error error_of(F&& f) {
+  try {
+    f();
+  } catch (const jb::Error& e) {
+    return e;
+  }
+  FAIL("no jb::Error thrown");
+  return jb::Error(jb::ErrorKind::kRuntime, "unreachable");
+}
+
+// `path` as realpath sees it ($TMPDIR may be a symlink).
+std::string real_path(const std::string& path);
+
 
 // A fresh directory under $TMPDIR, removed with everything in it.
 class TempDir {

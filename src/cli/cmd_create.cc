@@ -62,25 +62,15 @@ int cmd_create(int argc, char** argv) {
   }
   opts.force = parsed->count("force") > 0;
   opts.stop_hint = stop_hint(install.type);
-  const auto control = server_control_from_flags(*parsed, "create");
-
+  // Outlives the server window: a start after a failure reports through it.
   ConsoleReporter reporter(flags, "create");
-  std::optional<StoppedServer> stopped;
-  // Downtime only when something was stopped (a lone --start-cmd stops nothing).
-  const bool stops = control && !control->stop_argv().empty();
-  if (control) {
-    stopped.emplace(*control, reporter);
-    if (stops) opts.stop_grace_seconds = kStopGraceSeconds;
-  }
+  ServerWindow server(*parsed, "create");
+
+  opts.stop_grace_seconds = server.stop(reporter);
   CreateResult result = create_archive(opts, reporter);
   reporter.clear_line();
-  if (stopped) {
-    try {
-      stopped->start();
-    } catch (const Error& e) {
-      throw Error(e.kind(), "the archive " + result.path + " was created, but " + e.what(), e.hint());
-    }
-  }
+  server.start("the archive " + result.path + " was created");
+
   nlohmann::json left_out = nlohmann::json::array();
   for (const auto& l : result.left_out)
     left_out.push_back({{"kind", l.kind}, {"path", l.path}, {"source", l.source}});
@@ -101,7 +91,7 @@ int cmd_create(int argc, char** argv) {
                 {"install", install_type_name(install.type)},
                 {"left_out", left_out},
                 {"forced", result.forced ? nlohmann::json(*result.forced) : nlohmann::json()},
-                {"downtime_seconds", stops ? nlohmann::json(stopped->downtime_seconds()) : nlohmann::json()},
+                {"downtime_seconds", server.downtime_json()},
                 {"warnings", result.warnings}},
                /*to_stderr=*/to_stdout);
   } else if (!flags.quiet && (!to_stdout || ::isatty(STDERR_FILENO))) {
@@ -121,7 +111,7 @@ int cmd_create(int argc, char** argv) {
                    l.kind == "log"             ? "; --include-logs to keep it"
                    : l.kind == "previous tree" ? ", kept by a restore"
                                                : "; --include-cache to keep it");
-    if (stops) std::fprintf(out, "  %s\n", downtime_line(*stopped, *control).c_str());
+    if (auto line = server.summary(); !line.empty()) std::fprintf(out, "  %s\n", line.c_str());
   }
   return 0;
 }

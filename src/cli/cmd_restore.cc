@@ -89,29 +89,18 @@ int cmd_restore(int argc, char** argv) {
     opts.version_source = v->source;
   }
   opts.stop_hint = stop_hint(install.type);
-  const auto control = server_control_from_flags(*parsed, "restore");
+  // Outlives the server window: a start after a failure reports through it.
+  ConsoleReporter reporter(flags, "restore");
+  ServerWindow server(*parsed, "restore");
 
   // A mistyped archive path must not cost a stopped server.
-  if (control && opts.archive != "-") open_source(opts.archive);
+  if (server.controls() && opts.archive != "-") open_source(opts.archive);
 
-  ConsoleReporter reporter(flags, "restore");
-  std::optional<StoppedServer> stopped;
-  // Downtime only when something was stopped (a lone --start-cmd stops nothing).
-  const bool stops = control && !control->stop_argv().empty();
-  if (control) {
-    stopped.emplace(*control, reporter);
-    if (stops) opts.stop_grace_seconds = kStopGraceSeconds;
-  }
+  opts.stop_grace_seconds = server.stop(reporter);
   RestoreResult result = restore_archive(opts, reporter);
   reporter.clear_line();
-  if (stopped) {
-    try {
-      stopped->start();
-    } catch (const Error& e) {
-      throw Error(e.kind(), std::string(result.dry_run ? "the dry run finished" : "the archive was restored") +
-                                ", but " + e.what(), e.hint());
-    }
-  }
+  server.start(result.dry_run ? "the dry run finished" : "the archive was restored");
+
 
   if (flags.json) {
     nlohmann::json trees = nlohmann::json::array();
@@ -135,12 +124,12 @@ int cmd_restore(int argc, char** argv) {
                 {"installed_version", opts.server_version ? nlohmann::json(*opts.server_version) : nlohmann::json()},
                 {"installed_version_source", opts.version_source ? nlohmann::json(*opts.version_source) : nlohmann::json()},
                 {"forced", result.forced ? nlohmann::json(*result.forced) : nlohmann::json()},
-                {"downtime_seconds", stops ? nlohmann::json(stopped->downtime_seconds()) : nlohmann::json()},
+                {"downtime_seconds", server.downtime_json()},
                 {"manifest", result.manifest.to_json()},
                 {"warnings", result.warnings}});
   } else if (!flags.quiet) {
     print_human(opts.archive, result);
-    if (stops) std::printf("%s\n", downtime_line(*stopped, *control).c_str());
+    if (auto line = server.summary(); !line.empty()) std::printf("%s\n", line.c_str());
   }
   return 0;
 }

@@ -61,29 +61,49 @@ void add_server_control_flags(cxxopts::Options& options) {
        cxxopts::value<std::string>(), "CMD");
 }
 
-std::unique_ptr<ServerControl> server_control_from_flags(const cxxopts::ParseResult& result,
-                                                         const std::string& command) {
+ServerWindow::ServerWindow(const cxxopts::ParseResult& result, const std::string& command) {
   int ways = static_cast<int>(result.count("service") > 0) + static_cast<int>(result.count("container") > 0) +
              static_cast<int>(result.count("stop-cmd") + result.count("start-cmd") > 0);
   if (ways > 1)
     throw flag_error(command, "--service, --container and --stop-cmd/--start-cmd exclude each other");
-  if (auto name = value_of(result, "service"))
-    return std::make_unique<ServerControl>(ServerControl::for_service(*name));
-  if (auto name = value_of(result, "container"))
-    return std::make_unique<ServerControl>(ServerControl::for_container(*name));
-  if (ways == 1) {
-    return std::make_unique<ServerControl>(ServerControl::for_commands(
+  if (auto name = value_of(result, "service")) {
+    control_ = std::make_unique<ServerControl>(ServerControl::for_service(*name));
+  } else if (auto name = value_of(result, "container")) {
+    control_ = std::make_unique<ServerControl>(ServerControl::for_container(*name));
+  } else if (ways == 1) {
+    control_ = std::make_unique<ServerControl>(ServerControl::for_commands(
         value_of(result, "stop-cmd").value_or(""), value_of(result, "start-cmd").value_or("")));
   }
-  return nullptr;
 }
 
-std::string downtime_line(const StoppedServer& stopped, const ServerControl& control) {
+double ServerWindow::stop(Reporter& reporter) {
+  if (!control_) return 0;
+  stopped_.emplace(*control_, reporter);
+  // A server told to stop may take a moment to let go of its files.
+  constexpr double kStopGraceSeconds = 15;
+  return stops() ? kStopGraceSeconds : 0;
+}
+
+void ServerWindow::start(const std::string& done) {
+  if (!stopped_) return;
+  try {
+    stopped_->start();
+  } catch (const Error& e) {
+    throw Error(e.kind(), done + ", but " + e.what(), e.hint());
+  }
+}
+
+nlohmann::json ServerWindow::downtime_json() const {
+  return stops() && stopped_ ? nlohmann::json(stopped_->downtime_seconds()) : nlohmann::json();
+}
+
+std::string ServerWindow::summary() const {
+  if (!stops() || !stopped_) return {};
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.1f s", stopped.downtime_seconds());
-  if (control.start_argv().empty())
+  std::snprintf(buf, sizeof buf, "%.1f s", stopped_->downtime_seconds());
+  if (control_->start_argv().empty())
     return "Jellyfin was stopped " + std::string(buf) + " ago and is still stopped (no --start-cmd): start it yourself";
-  return "Jellyfin was stopped for " + std::string(buf) + " (" + control.description() + ")";
+  return "Jellyfin was stopped for " + std::string(buf) + " (" + control_->description() + ")";
 }
 
 std::optional<DetectedVersion> server_version_from(const cxxopts::ParseResult& result,

@@ -43,18 +43,34 @@ void add_install_flags(cxxopts::Options& options, const std::string& verb);
 // Finds the install the flags (and the environment) describe.
 Install locate_from_flags(const cxxopts::ParseResult& result);
 
-// How long a server told to stop may take to let go of its files before
-// it counts as still running (`kill PID` returns before the process exits).
-constexpr double kStopGraceSeconds = 15;
-
 // --service, --container, --stop-cmd and --start-cmd (at most one way).
 void add_server_control_flags(cxxopts::Options& options);
-std::unique_ptr<ServerControl> server_control_from_flags(const cxxopts::ParseResult& result,
-                                                         const std::string& command);
 
-// "Jellyfin was stopped for 12.3 s (systemd service jellyfin)", or that it
-// is still stopped when there was no start command.
-std::string downtime_line(const StoppedServer& stopped, const ServerControl& control);
+// The server stopped around one operation, as those flags ask (or not at
+// all): stop() before it, start() after it; an exception in between
+// unwinds through StoppedServer, which starts the server anyway.
+class ServerWindow {
+ public:
+  // Reads the flags only; throws a usage error when they conflict.
+  ServerWindow(const cxxopts::ParseResult& result, const std::string& command);
+  bool controls() const { return control_ != nullptr; }
+  // Stops the server if asked. Returns how long the running-server check
+  // should let it take to exit (`kill PID` returns before it has).
+  double stop(Reporter& reporter);
+  // Starts it again; a failing start names what was done first
+  // ("the archive X was created").
+  void start(const std::string& done);
+  // The downtime in seconds, null when nothing was stopped.
+  nlohmann::json downtime_json() const;
+  // "Jellyfin was stopped for 12.3 s (systemd service jellyfin)"; empty
+  // when nothing was stopped.
+  std::string summary() const;
+
+ private:
+  bool stops() const { return control_ && !control_->stop_argv().empty(); }
+  std::unique_ptr<ServerControl> control_;
+  std::optional<StoppedServer> stopped_;
+};
 
 // --server-version, or what the install shows: for create the version that
 // last ran on the trees (logs first), for restore the one installed

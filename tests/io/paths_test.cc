@@ -10,6 +10,9 @@
 #include "jellyfin_backup/error.h"
 #include "test_util.h"
 
+using jb::test::error_of;
+using jb::test::real_path;
+
 using jb::absolute_dir;
 using jb::absolute_target;
 using jb::check_distinct_trees;
@@ -22,26 +25,6 @@ using jb::test::TempDir;
 using jb::test::write_file;
 
 namespace {
-
-// The TempDir path as realpath sees it ($TMPDIR may be a symlink).
-std::string real(const std::string& path) {
-  char* r = ::realpath(path.c_str(), nullptr);
-  REQUIRE(r);
-  std::string out(r);
-  ::free(r);
-  return out;
-}
-
-template <typename F>
-jb::Error error_of(F&& f) {
-  try {
-    f();
-  } catch (const jb::Error& e) {
-    return e;
-  }
-  FAIL("no jb::Error thrown");
-  return jb::Error(jb::ErrorKind::kRuntime, "unreachable");
-}
 
 }  // namespace
 
@@ -72,11 +55,11 @@ TEST_CASE("paths: lies_within", "[paths]") {
 TEST_CASE("paths: absolute_dir resolves an existing directory", "[paths]") {
   TempDir tmp;
   make_dirs(tmp / "dir/sub");
-  CHECK(absolute_dir(tmp / "dir", "--data") == real(tmp.path()) + "/dir");
-  CHECK(absolute_dir(tmp / "dir/sub/..", "--data") == real(tmp.path()) + "/dir");
-  CHECK(absolute_dir(tmp / "dir/", "--data") == real(tmp.path()) + "/dir");
+  CHECK(absolute_dir(tmp / "dir", "--data") == real_path(tmp.path()) + "/dir");
+  CHECK(absolute_dir(tmp / "dir/sub/..", "--data") == real_path(tmp.path()) + "/dir");
+  CHECK(absolute_dir(tmp / "dir/", "--data") == real_path(tmp.path()) + "/dir");
   REQUIRE(::symlink("dir/sub", (tmp / "link").c_str()) == 0);
-  CHECK(absolute_dir(tmp / "link", "--data") == real(tmp.path()) + "/dir/sub");
+  CHECK(absolute_dir(tmp / "link", "--data") == real_path(tmp.path()) + "/dir/sub");
 }
 
 TEST_CASE("paths: absolute_dir refuses what is not an existing directory", "[paths]") {
@@ -102,7 +85,7 @@ TEST_CASE("paths: absolute_dir refuses what is not an existing directory", "[pat
 TEST_CASE("paths: absolute_target accepts a leaf that does not exist", "[paths]") {
   TempDir tmp;
   make_dirs(tmp / "parent");
-  const std::string base = real(tmp.path());
+  const std::string base = real_path(tmp.path());
   CHECK(absolute_target(tmp / "parent/new", "--data") == base + "/parent/new");
   CHECK(absolute_target(tmp / "parent", "--data") == base + "/parent");
   // The parent is resolved; the leaf is taken as it is (it may be replaced).
@@ -114,7 +97,7 @@ TEST_CASE("paths: absolute_target accepts a leaf that does not exist", "[paths]"
 TEST_CASE("paths: absolute_target strips trailing slashes", "[paths]") {
   TempDir tmp;
   make_dirs(tmp / "parent/leaf");
-  const std::string base = real(tmp.path());
+  const std::string base = real_path(tmp.path());
   CHECK(absolute_target(tmp / "parent/leaf/", "--data") == base + "/parent/leaf");
   CHECK(absolute_target(tmp / "parent/leaf///", "--data") == base + "/parent/leaf");
   CHECK(absolute_target(tmp / "parent/new//", "--data") == base + "/parent/new");

@@ -9,6 +9,8 @@
 #include "jellyfin_backup/error.h"
 #include "test_util.h"
 
+using jb::test::error_of;
+
 using jb::Install;
 using jb::InstallType;
 using jb::LocateRequest;
@@ -51,17 +53,6 @@ struct FakeRoot {
     return jb::locate_install(r);
   }
 };
-
-template <typename F>
-jb::Error error_of(F&& f) {
-  try {
-    f();
-  } catch (const jb::Error& e) {
-    return e;
-  }
-  FAIL("no jb::Error thrown");
-  return jb::Error(jb::ErrorKind::kRuntime, "unreachable");
-}
 
 // The Debian package's trees: data, config and the env file.
 void make_debian(const FakeRoot& r, const std::string& env_file = "") {

@@ -15,6 +15,8 @@
 #include "jellyfin_backup/error.h"
 #include "test_util.h"
 
+using jb::test::real_path;
+
 using jb::describe_processes;
 using jb::is_jellyfin_command;
 using jb::ProcessScan;
@@ -25,15 +27,6 @@ using jb::test::TempDir;
 using jb::test::write_file;
 
 namespace {
-
-// The TempDir path as the kernel reports it in /proc links ($TMPDIR may be a symlink).
-std::string real(const std::string& path) {
-  char* r = ::realpath(path.c_str(), nullptr);
-  REQUIRE(r);
-  std::string out(r);
-  ::free(r);
-  return out;
-}
 
 // A procfs look-alike: /PID/{cmdline,status,fd/N,cwd}, links pointing
 // wherever we say (the targets need not exist, as in a real one).
@@ -263,7 +256,7 @@ TEST_CASE("running_server: an unlistable procfs is an error", "[running_server]"
 
 TEST_CASE("running_server: finds a real process with a file open", "[running_server]") {
   TempDir tmp;
-  const std::string dir = real(tmp.path());
+  const std::string dir = real_path(tmp.path());
   const std::string file = dir + "/jellyfin.db";
   write_file(file, "x");
   HeldChild child([&] { return ::open(file.c_str(), O_RDONLY) >= 0; });
@@ -277,7 +270,7 @@ TEST_CASE("running_server: finds a real process with a file open", "[running_ser
 
 TEST_CASE("running_server: finds a real process with a deleted file open", "[running_server]") {
   TempDir tmp;
-  const std::string dir = real(tmp.path());
+  const std::string dir = real_path(tmp.path());
   const std::string file = dir + "/jellyfin.db-wal";
   write_file(file, "x");
   HeldChild child(
@@ -291,7 +284,7 @@ TEST_CASE("running_server: finds a real process with a deleted file open", "[run
 
 TEST_CASE("running_server: finds a real process working in the tree", "[running_server]") {
   TempDir tmp;
-  const std::string dir = real(tmp.path());
+  const std::string dir = real_path(tmp.path());
   make_dirs(dir + "/metadata");
   const std::string sub = dir + "/metadata";
   HeldChild child([&] { return ::chdir(sub.c_str()) == 0; });
@@ -304,7 +297,7 @@ TEST_CASE("running_server: finds a real process working in the tree", "[running_
 
 TEST_CASE("running_server: this process is never listed", "[running_server]") {
   TempDir tmp;
-  const std::string dir = real(tmp.path());
+  const std::string dir = real_path(tmp.path());
   write_file(dir + "/jellyfin.db", "x");
   int fd = ::open((dir + "/jellyfin.db").c_str(), O_RDONLY | O_CLOEXEC);
   REQUIRE(fd >= 0);
@@ -319,7 +312,7 @@ TEST_CASE("running_server: the ancestors of the scanning process are never liste
   // We hold a file in the tree open and fork a child that scans: we are its
   // parent and must not show up, nor must the child, which inherited the fd.
   TempDir tmp;
-  const std::string dir = real(tmp.path());
+  const std::string dir = real_path(tmp.path());
   write_file(dir + "/jellyfin.db", "x");
   int fd = ::open((dir + "/jellyfin.db").c_str(), O_RDONLY);
   REQUIRE(fd >= 0);

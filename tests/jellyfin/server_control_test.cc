@@ -17,6 +17,8 @@
 #include "jellyfin_backup/error.h"
 #include "test_util.h"
 
+using jb::test::error_of;
+
 using jb::run_command;
 using jb::ServerControl;
 using jb::StoppedServer;
@@ -27,17 +29,6 @@ using jb::test::write_file;
 using Argv = std::vector<std::string>;
 
 namespace {
-
-template <typename F>
-jb::Error error_of(F&& f) {
-  try {
-    f();
-  } catch (const jb::Error& e) {
-    return e;
-  }
-  FAIL("no jb::Error thrown");
-  return jb::Error(jb::ErrorKind::kRuntime, "unreachable");
-}
 
 // Sets $PATH for one test and puts the old value back.
 class ScopedPath {

@@ -26,6 +26,8 @@
 #include "jellyfin_backup/restore/swap.h"
 #include "test_util.h"
 
+using jb::test::error_of;
+
 using jb::RecoverResult;
 using jb::RestoreOptions;
 using jb::RestoreResult;
@@ -97,17 +99,6 @@ bool exists_no_follow(const std::string& path) {
 
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
-}
-
-template <typename F>
-jb::Error error_of(F&& f) {
-  try {
-    f();
-  } catch (const jb::Error& e) {
-    return e;
-  }
-  FAIL("no jb::Error thrown");
-  return jb::Error(jb::ErrorKind::kRuntime, "unreachable");
 }
 
 // A place to restore into: tmp/config and tmp/data holding an older setup,
