@@ -203,6 +203,52 @@ Look find_work_dir(const std::string& pid_dir, const std::vector<std::string>& d
   return Look::kOk;
 }
 
+// The data and config dirs a server process names on its command line
+// (--datadir/-d, --configdir/-c) or in its environment (JELLYFIN_DATA_DIR,
+// JELLYFIN_CONFIG_DIR), as Jellyfin reads them.
+std::vector<std::string> dirs_named_by(const std::string& pid_dir, const std::vector<std::string>& argv) {
+  std::vector<std::string> out;
+  for (std::size_t i = 1; i < argv.size(); ++i) {
+    for (const char* flag : {"--datadir", "--configdir", "-d", "-c"}) {
+      const std::string f = flag;
+      if (argv[i] == f && i + 1 < argv.size()) out.push_back(argv[i + 1]);
+      else if (argv[i].compare(0, f.size() + 1, f + "=") == 0) out.push_back(argv[i].substr(f.size() + 1));
+    }
+  }
+  int err = 0;
+  if (auto environ = read_small_file(pid_dir + "/environ", err)) {
+    for (const auto& var : split_cmdline(*environ)) {
+      for (const char* name : {"JELLYFIN_DATA_DIR=", "JELLYFIN_CONFIG_DIR="}) {
+        const std::string n = name;
+        if (var.compare(0, n.size(), n) == 0) out.push_back(var.substr(n.size()));
+      }
+    }
+  }
+  return out;
+}
+
+// A Jellyfin server that provably serves other trees: it runs in our mount
+// namespace (so its paths are ours) and names its dirs, none of which
+// overlaps ours. A server in a container, or one that names nothing, may
+// be ours: it counts.
+bool serves_other_trees(const std::string& pid_dir, const std::string& proc, const std::vector<std::string>& argv,
+                        const std::vector<std::string>& dirs) {
+  int err = 0;
+  auto ours = read_link_at(AT_FDCWD, (proc + "/self/ns/mnt").c_str(), err);
+  auto theirs = read_link_at(AT_FDCWD, (pid_dir + "/ns/mnt").c_str(), err);
+  if (!ours || !theirs || *ours != *theirs) return false;
+  const std::vector<std::string> named = dirs_named_by(pid_dir, argv);
+  if (named.empty()) return false;
+  for (const auto& n : named) {
+    char* real = ::realpath(n.c_str(), nullptr);
+    std::string path = real ? real : n;
+    ::free(real);
+    for (const auto& d : dirs)
+      if (lies_within(path, d) || lies_within(d, path)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool is_jellyfin_command(const std::vector<std::string>& argv) {
@@ -255,7 +301,8 @@ ProcessScan scan_server_processes(const std::vector<std::string>& dirs, const st
       if (look == Look::kGone) continue;
       denied = denied || look == Look::kDenied;
     }
-    if (reason.empty() && is_jellyfin_command(argv)) reason = "is the Jellyfin server";
+    if (reason.empty() && is_jellyfin_command(argv) && !serves_other_trees(pid_dir, proc, argv, dirs))
+      reason = "is the Jellyfin server";
     if (denied) ++scan.unreadable;
     if (!reason.empty()) scan.processes.push_back({*pid, command_text(argv, pid_dir), reason});
   }

@@ -346,3 +346,35 @@ TEST_CASE("running_server: the ancestors of the scanning process are never liste
   CHECK(WIFEXITED(status));
   CHECK(text == "found=0");
 }
+
+TEST_CASE("running_server: a server that names other trees in our mount namespace is not ours",
+          "[running_server]") {
+  FakeProc proc;
+  const std::string data = "/srv/jf/data";
+  auto mount_ns = [&](const std::string& dir, const std::string& ns) {
+    make_dirs(dir + "/ns");
+    REQUIRE(::symlink(ns.c_str(), (dir + "/ns/mnt").c_str()) == 0);
+  };
+  mount_ns(proc.root() + "/self", "mnt:[4026531841]");
+  // 20: a second instance, its own data dir on the command line.
+  proc.add(20, {"/usr/lib/jellyfin/bin/jellyfin", "--datadir", "/srv/test-jf/data"}, {}, "/");
+  mount_ns(proc.pid_dir(20), "mnt:[4026531841]");
+  // 21: the same, through its environment.
+  proc.add(21, {"jellyfin"}, {}, "/");
+  mount_ns(proc.pid_dir(21), "mnt:[4026531841]");
+  write_file(proc.pid_dir(21) + "/environ", std::string("JELLYFIN_DATA_DIR=/srv/test-jf/data\0HOME=/\0", 44));
+  // 22: names our data dir (--datadir=): ours.
+  proc.add(22, {"jellyfin", "--datadir=" + data}, {}, "/");
+  mount_ns(proc.pid_dir(22), "mnt:[4026531841]");
+  // 23: names other trees, but in a container: its paths are not ours, it counts.
+  proc.add(23, {"jellyfin", "-d", "/srv/test-jf/data"}, {}, "/");
+  mount_ns(proc.pid_dir(23), "mnt:[4026532200]");
+  // 24: names nothing: it may be ours.
+  proc.add(24, {"jellyfin"}, {}, "/");
+  mount_ns(proc.pid_dir(24), "mnt:[4026531841]");
+
+  ProcessScan scan = scan_server_processes({data}, proc.root());
+  std::vector<pid_t> pids;
+  for (const auto& p : scan.processes) pids.push_back(p.pid);
+  CHECK(pids == std::vector<pid_t>{22, 23, 24});
+}
