@@ -18,6 +18,14 @@
 
 namespace jb::test {
 
+std::string unprivileged_work_dir(const TempDir& tmp) {
+  REQUIRE(::chmod(tmp.path().c_str(), 0755) == 0);
+  const std::string work = tmp / "work";
+  make_dirs(work);
+  if (::geteuid() == 0) REQUIRE(::chown(work.c_str(), kUnprivilegedId, kUnprivilegedId) == 0);
+  return work;
+}
+
 std::string real_path(const std::string& path) {
   char* r = ::realpath(path.c_str(), nullptr);
   REQUIRE(r);

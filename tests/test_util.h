@@ -99,6 +99,10 @@ struct UnprivilegedResult {
 UnprivilegedResult run_unprivileged(const std::function<std::string()>& body);
 inline constexpr unsigned kUnprivilegedId = 65534;
 
+// tmp/work, reachable by run_unprivileged's user and, when we are root,
+// owned by it: where the unprivileged child may create things.
+std::string unprivileged_work_dir(const TempDir& tmp);
+
 // Runs create_archive over root/config + root/data into an in-memory string.
 std::string archive_bytes_of(const std::string& root);
 

@@ -118,11 +118,7 @@ TEST_CASE("remove_tree_at: names are relative to the directory fd", "[remove_tre
 TEST_CASE("remove_tree: unprivileged, read-only directories are made writable to be emptied",
           "[remove_tree]") {
   TempDir tmp;
-  REQUIRE(::chmod(tmp.path().c_str(), 0755) == 0);
-  const std::string work = tmp / "work";
-  make_dirs(work);
-  if (::geteuid() == 0)
-    REQUIRE(::chown(work.c_str(), jb::test::kUnprivilegedId, jb::test::kUnprivilegedId) == 0);
+  const std::string work = jb::test::unprivileged_work_dir(tmp);
   auto result = jb::test::run_unprivileged([&]() -> std::string {
     make_nested(work + "/tree");
     if (::access((work + "/tree/ro/inner/file").c_str(), F_OK) != 0)
@@ -140,11 +136,7 @@ TEST_CASE("remove_tree: unprivileged, directories without read permission",
   // A restored mode may lack the owner's read bit (0000, 0300, 0100): the
   // directory must still be opened to be emptied.
   TempDir tmp;
-  REQUIRE(::chmod(tmp.path().c_str(), 0755) == 0);
-  const std::string work = tmp / "work";
-  make_dirs(work);
-  if (::geteuid() == 0)
-    REQUIRE(::chown(work.c_str(), jb::test::kUnprivilegedId, jb::test::kUnprivilegedId) == 0);
+  const std::string work = jb::test::unprivileged_work_dir(tmp);
   auto result = jb::test::run_unprivileged([&]() -> std::string {
     const std::string tree = work + "/tree";
     make_dirs(tree + "/none/inner");

@@ -666,11 +666,7 @@ TEST_CASE("recover: a restore running as another user is alive too",
   // kill(pid, 0) fails with EPERM for a live process of another user: that
   // process exists, and its staging directory is not a leftover.
   TempDir tmp;
-  REQUIRE(::chmod(tmp.path().c_str(), 0755) == 0);
-  const std::string work = tmp / "work";
-  make_dirs(work);
-  if (::geteuid() == 0)
-    REQUIRE(::chown(work.c_str(), jb::test::kUnprivilegedId, jb::test::kUnprivilegedId) == 0);
+  const std::string work = jb::test::unprivileged_work_dir(tmp);
   // Root's test process itself, seen from the unprivileged child; pid 1
   // when the test already runs unprivileged.
   const pid_t other_users = ::geteuid() == 0 ? ::getpid() : 1;

@@ -162,11 +162,7 @@ TEST_CASE("StagingDir: a leftover under our own name is replaced", "[staging_dir
 TEST_CASE("StagingDir: unprivileged, removal copes with read-only directories inside",
           "[staging_dir]") {
   TempDir tmp;
-  REQUIRE(::chmod(tmp.path().c_str(), 0755) == 0);
-  const std::string work = tmp / "work";
-  make_dirs(work);
-  if (::geteuid() == 0)
-    REQUIRE(::chown(work.c_str(), jb::test::kUnprivilegedId, jb::test::kUnprivilegedId) == 0);
+  const std::string work = jb::test::unprivileged_work_dir(tmp);
   auto result = jb::test::run_unprivileged([&]() -> std::string {
     std::string path;
     {
