@@ -208,7 +208,15 @@ Look find_work_dir(const std::string& pid_dir, const std::vector<std::string>& d
 // JELLYFIN_CONFIG_DIR), as Jellyfin reads them.
 std::vector<std::string> dirs_named_by(const std::string& pid_dir, const std::vector<std::string>& argv) {
   std::vector<std::string> out;
-  for (std::size_t i = 1; i < argv.size(); ++i) {
+  // The server's own arguments follow `jellyfin` or `jellyfin.dll`, not
+  // those of a launcher before it (`python -c ...`).
+  std::size_t first = 1;
+  for (std::size_t i = 0; i < argv.size(); ++i)
+    if (is_jellyfin_command({argv.begin() + static_cast<std::ptrdiff_t>(i), argv.begin() + static_cast<std::ptrdiff_t>(i) + 1})) {
+      first = i + 1;
+      break;
+    }
+  for (std::size_t i = first; i < argv.size(); ++i) {
     for (const char* flag : {"--datadir", "--configdir", "-d", "-c"}) {
       const std::string f = flag;
       if (argv[i] == f && i + 1 < argv.size()) out.push_back(argv[i + 1]);
@@ -240,6 +248,7 @@ bool serves_other_trees(const std::string& pid_dir, const std::string& proc, con
   const std::vector<std::string> named = dirs_named_by(pid_dir, argv);
   if (named.empty()) return false;
   for (const auto& n : named) {
+    if (n.empty() || n[0] != '/') return false;  // relative to what? it may be ours
     char* real = ::realpath(n.c_str(), nullptr);
     std::string path = real ? real : n;
     ::free(real);

@@ -373,8 +373,18 @@ TEST_CASE("running_server: a server that names other trees in our mount namespac
   proc.add(24, {"jellyfin"}, {}, "/");
   mount_ns(proc.pid_dir(24), "mnt:[4026531841]");
 
+  // 25: a launcher's own -c is not Jellyfin's --configdir: names nothing.
+  proc.add(25, {"python3", "-c", "import time", "/usr/lib/jellyfin/bin/jellyfin.dll"}, {}, "/");
+  mount_ns(proc.pid_dir(25), "mnt:[4026531841]");
+  // 26: dotnet's server arguments follow jellyfin.dll: another instance.
+  proc.add(26, {"dotnet", "/usr/lib/jellyfin/bin/jellyfin.dll", "--datadir", "/srv/test-jf/data"}, {}, "/");
+  mount_ns(proc.pid_dir(26), "mnt:[4026531841]");
+  // 27: a relative directory: relative to what? it counts.
+  proc.add(27, {"jellyfin", "-d", "data"}, {}, "/");
+  mount_ns(proc.pid_dir(27), "mnt:[4026531841]");
+
   ProcessScan scan = scan_server_processes({data}, proc.root());
   std::vector<pid_t> pids;
   for (const auto& p : scan.processes) pids.push_back(p.pid);
-  CHECK(pids == std::vector<pid_t>{22, 23, 24});
+  CHECK(pids == std::vector<pid_t>{22, 23, 24, 25, 27});
 }
