@@ -12,8 +12,8 @@ namespace jb::cli {
 int cmd_create(int argc, char** argv) {
   cxxopts::Options options("jellyfin-backup create",
                            "Back up Jellyfin's config and data directories into one verified "
-                           "tar.zst archive.\nStop the server first: its database must not change "
-                           "while it is read.");
+                           "tar.zst archive.\nA server using the trees is refused: stop it, or let --service, "
+                           "--container or --stop-cmd/--start-cmd stop and start it.");
   options.custom_help("--output PATH [--data DIR --config DIR] [options]");
   options.add_options()
       ("output", "Directory (archive gets a dated name), file path, or - for stdout",

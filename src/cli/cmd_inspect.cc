@@ -75,6 +75,7 @@ int cmd_inspect(int argc, char** argv) {
       ("archive", "Archive to inspect", cxxopts::value<std::string>())
       ("list", "Also list every entry (reads the whole archive)");
   options.parse_positional({"archive"});
+  options.positional_help("");  // custom_help already names it
   add_common_flags(options);
   auto parsed = parse_flags(options, "inspect", argc, argv);
   if (!parsed) return 0;

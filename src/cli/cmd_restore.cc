@@ -46,8 +46,9 @@ void print_human(const std::string& archive, const RestoreResult& r) {
 int cmd_restore(int argc, char** argv) {
   cxxopts::Options options("jellyfin-backup restore",
                            "Restore an archive: extract into staging directories beside the "
-                           "targets, verify every byte, then swap them in atomically.\nStop the "
-                           "server first.");
+                           "targets, verify every byte, then swap them in atomically.\nA server using "
+                           "the targets is refused: stop it, or let --service, --container or "
+                           "--stop-cmd/--start-cmd stop and start it.");
   options.custom_help("ARCHIVE|- [--data DIR --config DIR] [options]");
   options.add_options()
       ("archive", "Archive to restore, or - for stdin", cxxopts::value<std::string>())
@@ -62,6 +63,7 @@ int cmd_restore(int argc, char** argv) {
   add_install_flags(options, "restore into");
   add_server_control_flags(options);
   options.parse_positional({"archive"});
+  options.positional_help("");  // custom_help already names it
   add_common_flags(options);
   auto parsed = parse_flags(options, "restore", argc, argv);
   if (!parsed) return 0;

@@ -38,6 +38,7 @@ int cmd_verify(int argc, char** argv) {
   options.custom_help("ARCHIVE|- [options]");
   options.add_options()("archive", "Archive to check, or - for stdin", cxxopts::value<std::string>());
   options.parse_positional({"archive"});
+  options.positional_help("");  // custom_help already names it
   add_common_flags(options);
   auto parsed = parse_flags(options, "verify", argc, argv);
   if (!parsed) return 0;

@@ -20,7 +20,7 @@ std::optional<cxxopts::ParseResult> parse_flags(cxxopts::Options& options, const
     throw flag_error(command, e.what());
   }
   if (result.count("help")) {
-    std::cout << options.help();
+    std::cout << options.help({"", "Install", "Server", "Output"});
     return std::nullopt;
   }
   if (!result.unmatched().empty())
