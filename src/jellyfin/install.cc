@@ -318,24 +318,30 @@ void custom_log_and_cache(const Context& ctx, Install& in) {
   pick(kCacheVar, "cache", in.cache);
 }
 
+// A path as the kernel resolves it when it exists, else as written.
+std::string real_or_same(const std::string& p) {
+  char* real = ::realpath(p.c_str(), nullptr);
+  if (!real) return normalise(p);
+  std::string s(real);
+  ::free(real);
+  return s;
+}
+
+// Resolves a found directory and records whether it is there.
+void settle(LocatedDir& d) {
+  d.path = real_or_same(d.path);
+  d.exists = is_dir(d.path);
+}
+
 void finish(const Context& ctx, Install& in) {
   for (LocatedDir* d : {&in.data, &in.config, &in.log, &in.cache}) {
-    if (d->path.empty()) continue;
-    if (char* real = ::realpath(d->path.c_str(), nullptr)) {
-      d->path = real;
-      ::free(real);
-    }
-    d->exists = is_dir(d->path);
+    if (!d->path.empty()) settle(*d);
   }
   if (in.config.exists) {
     if (auto t = transcode_path_of(read_text(in.config.path + "/encoding.xml"))) {
       bool windows = t->find('\\') != std::string::npos || (t->size() > 1 && (*t)[1] == ':');
       LocatedDir dir = dir_at(windows ? ctx.windows_path(*t) : ctx.configured(*t), "encoding.xml TranscodingTempPath");
-      if (char* real = ::realpath(dir.path.c_str(), nullptr)) {
-        dir.path = real;
-        ::free(real);
-      }
-      dir.exists = is_dir(dir.path);
+      settle(dir);
       in.transcodes = dir;
     }
   }
@@ -424,14 +430,6 @@ std::vector<Candidate> find_candidates(const Context& ctx) {
   if (std::any_of(out.begin(), out.end(), [](const Candidate& c) { return c.strong; }))
     out.erase(std::remove_if(out.begin(), out.end(), [](const Candidate& c) { return !c.strong; }), out.end());
   return out;
-}
-
-std::string real_or_same(const std::string& p) {
-  char* real = ::realpath(p.c_str(), nullptr);
-  if (!real) return normalise(p);
-  std::string s(real);
-  ::free(real);
-  return s;
 }
 
 std::string describe(const Install& in) {
