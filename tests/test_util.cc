@@ -1,20 +1,28 @@
 #include "test_util.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "jellyfin_backup/create/create.h"
+#include "jellyfin_backup/io/rclone.h"
+#include "jellyfin_backup/io/unique_fd.h"
 
 namespace jb::test {
 
@@ -153,5 +161,73 @@ std::string archive_bytes_of(const std::string& root) {
   create_archive(options, silent);
   return read_file(options.output);
 }
+
+bool rclone_installed() {
+  try {
+    jb::rclone_binary();
+    return true;
+  } catch (const jb::Error&) {
+    return false;
+  }
+}
+
+namespace {
+
+sockaddr_in loopback(int port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return addr;
+}
+
+// A port the kernel just handed out, so very likely still free.
+int free_port() {
+  jb::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr = loopback(0);
+  socklen_t len = sizeof addr;
+  if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    throw std::runtime_error("cannot find a free port");
+  return ntohs(addr.sin_port);
+}
+
+bool accepts_connections(int port) {
+  jb::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr = loopback(port);
+  return fd && ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+}
+
+}  // namespace
+
+RcloneServer::RcloneServer(const std::string& dir) {
+  ::signal(SIGPIPE, SIG_IGN);
+  port_ = free_port();
+  const std::string url = "http://127.0.0.1:" + std::to_string(port_);
+  // --dir-cache-time 0s: what a test puts into `dir` by hand is listed at once.
+  child_.emplace(jb::ChildProcess::spawn(
+      {jb::rclone_binary(), "serve", "webdav", "--addr", "127.0.0.1:" + std::to_string(port_),
+       "--dir-cache-time", "0s", dir},
+      {.out = jb::ChildProcess::Stdout::kNull, .err = jb::ChildProcess::Stderr::kCapture}));
+  for (int i = 0; !accepts_connections(port_); ++i) {
+    if (i == 1000)
+      throw std::runtime_error("rclone serve webdav did not come up on " + url + ": " +
+                               child_->stderr_tail(3));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (const char* old = std::getenv("RCLONE_CONFIG")) old_config_ = old;
+  ::setenv("RCLONE_CONFIG", "/dev/null", 1);
+  ::setenv("RCLONE_CONFIG_JBTEST_TYPE", "webdav", 1);
+  ::setenv("RCLONE_CONFIG_JBTEST_URL", url.c_str(), 1);
+}
+
+RcloneServer::~RcloneServer() {
+  ::unsetenv("RCLONE_CONFIG_JBTEST_TYPE");
+  ::unsetenv("RCLONE_CONFIG_JBTEST_URL");
+  if (old_config_)
+    ::setenv("RCLONE_CONFIG", old_config_->c_str(), 1);
+  else
+    ::unsetenv("RCLONE_CONFIG");
+}  // child_ stops the server
 
 }  // namespace jb::test

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,8 +14,10 @@
 #include <catch2/catch.hpp>
 
 #include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/child_process.h"
 #include "jellyfin_backup/io/sink.h"
 #include "jellyfin_backup/io/source.h"
+#include "jellyfin_backup/io/store.h"
 #include "jellyfin_backup/reporter.h"
 
 namespace jb::test {
@@ -105,5 +108,66 @@ std::string unprivileged_work_dir(const TempDir& tmp);
 
 // Runs create_archive over root/config + root/data into an in-memory string.
 std::string archive_bytes_of(const std::string& root);
+
+// Whether rclone can be run (what jb::rclone_binary() finds).
+bool rclone_installed();
+
+// Opens a test case that needs rclone: without it, says so and passes.
+#define JB_SKIP_WITHOUT_RCLONE(what)                                   \
+  do {                                                                 \
+    if (!jb::test::rclone_installed()) {                               \
+      WARN("rclone not installed: skipping " << (what));               \
+      return;                                                          \
+    }                                                                  \
+  } while (0)
+
+// A real rclone remote on loopback: `rclone serve webdav DIR` on a free
+// port of 127.0.0.1, reachable as "jbtest:" (RCLONE_CONFIG_JBTEST_* set in
+// our environment, which every rclone we start inherits, and
+// RCLONE_CONFIG=/dev/null so no user config joins in) while this object
+// lives. Files the test writes into DIR directly show through at once.
+// Also ignores SIGPIPE, as main() does, so a write to a dead rclone is EPIPE.
+class RcloneServer {
+ public:
+  explicit RcloneServer(const std::string& dir);
+  ~RcloneServer();
+  RcloneServer(const RcloneServer&) = delete;
+  RcloneServer& operator=(const RcloneServer&) = delete;
+
+  static constexpr const char* kRemote = "jbtest:";
+  int port() const { return port_; }
+
+ private:
+  std::optional<ChildProcess> child_;
+  int port_ = 0;
+  std::optional<std::string> old_config_;  // $RCLONE_CONFIG before us
+};
+
+// Passes every call to `inner`; tests override one call to inject a fault
+// or imitate a remote (a store whose open() honours `head`, one whose
+// remove() fails).
+class ForwardingStore : public Store {
+ public:
+  explicit ForwardingStore(const Store& inner) : inner_(inner) {}
+  const Location& location() const override { return inner_.location(); }
+  std::vector<StoredFile> list() const override { return inner_.list(); }
+  std::optional<StoredFile> stat(const std::string& name) const override { return inner_.stat(name); }
+  std::unique_ptr<Source> open(const std::string& name,
+                               std::optional<std::uint64_t> head) const override {
+    return inner_.open(name, head);
+  }
+  std::unique_ptr<Sink> create(const std::string& name) const override { return inner_.create(name); }
+  std::optional<std::string> read_small(const std::string& name, std::size_t max_bytes) const override {
+    return inner_.read_small(name, max_bytes);
+  }
+  void write_small(const std::string& name, const std::string& content) const override {
+    inner_.write_small(name, content);
+  }
+  void remove(const std::string& name) const override { inner_.remove(name); }
+  std::string lock_path() const override { return inner_.lock_path(); }
+
+ protected:
+  const Store& inner_;
+};
 
 }  // namespace jb::test

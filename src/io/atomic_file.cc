@@ -60,7 +60,7 @@ void fsync_dir(const std::string& dir) {
     throw io_error(dir, "cannot sync directory", errno);
 }
 
-AtomicFile AtomicFile::create(const std::string& final_path) {
+AtomicFile AtomicFile::create(const std::string& final_path, Mode mode) {
   std::string dir = dir_of(final_path);
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0)
@@ -68,7 +68,7 @@ AtomicFile AtomicFile::create(const std::string& final_path) {
                    errno == ENOENT ? "create it first or choose another --output" : "");
   if (!S_ISDIR(st.st_mode))
     throw io_error(dir, "output directory is not a directory", 0);
-  if (::lstat(final_path.c_str(), &st) == 0)
+  if (mode == kNoReplace && ::lstat(final_path.c_str(), &st) == 0)
     throw io_error(final_path, "already exists", 0,
                    "choose another --output; an existing file is never overwritten");
 
@@ -86,12 +86,15 @@ AtomicFile AtomicFile::create(const std::string& final_path) {
       ::unlink(temp.c_str());
       throw io_error(temp, "cannot set mode 0600", err);
     }
-    return AtomicFile(final_path, std::move(temp), std::move(owned));
+    return AtomicFile(final_path, std::move(temp), std::move(owned), mode);
   }
 }
 
-AtomicFile::AtomicFile(std::string final_path, std::string temp_path, UniqueFd fd)
-    : final_path_(std::move(final_path)), temp_path_(std::move(temp_path)), fd_(std::move(fd)) {
+AtomicFile::AtomicFile(std::string final_path, std::string temp_path, UniqueFd fd, Mode mode)
+    : final_path_(std::move(final_path)),
+      temp_path_(std::move(temp_path)),
+      fd_(std::move(fd)),
+      mode_(mode) {
   cleanup_slot_ = register_cleanup_path(temp_path_);
 }
 
@@ -99,6 +102,7 @@ AtomicFile::AtomicFile(AtomicFile&& other) noexcept
     : final_path_(std::move(other.final_path_)),
       temp_path_(std::move(other.temp_path_)),
       fd_(std::move(other.fd_)),
+      mode_(other.mode_),
       committed_(other.committed_),
       cleanup_slot_(std::exchange(other.cleanup_slot_, -1)) {
   other.committed_ = true;  // the moved-from object owns nothing to remove
@@ -117,7 +121,14 @@ void AtomicFile::commit() {
   if (::fsync(fd_.get()) != 0) throw io_error(temp_path_, "cannot sync to disk", errno);
   if (::close(fd_.release()) != 0) throw io_error(temp_path_, "cannot close", errno);
   throw_if_interrupted();  // the handler may already have removed the temp file
-  rename_no_replace(temp_path_, final_path_);
+  if (mode_ == kReplace) {
+    // rename() swaps the new file in whole: a reader sees the old content
+    // or the new, never a mix.
+    if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0)
+      throw io_error(final_path_, "cannot replace", errno);
+  } else {
+    rename_no_replace(temp_path_, final_path_);
+  }
   committed_ = true;
   unregister_cleanup_path(cleanup_slot_);
   cleanup_slot_ = -1;

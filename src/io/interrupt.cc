@@ -1,9 +1,11 @@
 #include "jellyfin_backup/io/interrupt.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <atomic>
 #include <cstring>
 
@@ -71,6 +73,18 @@ int register_cleanup_path(const std::string& path) {
 
 void unregister_cleanup_path(int slot) {
   if (slot >= 0) g_slots[static_cast<std::size_t>(slot)].active.store(false);
+}
+
+ssize_t read_interruptibly(int fd, void* buffer, std::size_t size) {
+  for (;;) {
+    throw_if_interrupted();
+    pollfd p{fd, POLLIN, 0};
+    int ready = ::poll(&p, 1, 200);
+    if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
+    ssize_t n = ::read(fd, buffer, size);
+    if (n < 0 && errno == EINTR) continue;
+    return n;
+  }
 }
 
 void reset_interrupted_for_testing() { g_signal.store(0); }

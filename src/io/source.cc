@@ -8,23 +8,22 @@
 
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/interrupt.h"
+#include "jellyfin_backup/io/rclone.h"
 
 namespace jb {
 
 std::size_t FdSource::read(void* buffer, std::size_t size) {
-  for (;;) {
-    ssize_t n = ::read(fd_.get(), buffer, size);
-    if (n >= 0) return static_cast<std::size_t>(n);
-    if (errno == EINTR) {
-      throw_if_interrupted();
-      continue;
-    }
-    throw io_error(name_, "cannot read", errno);
-  }
+  ssize_t n = read_interruptibly(fd_.get(), buffer, size);
+  if (n < 0) throw io_error(name_, "cannot read", errno);
+  return static_cast<std::size_t>(n);
 }
 
 std::unique_ptr<Source> open_source(const std::string& path) {
-  if (path == "-") {
+  return open_source(parse_location(path));
+}
+
+std::unique_ptr<Source> open_source(const Location& location) {
+  if (location.is_stdio()) {
     if (::isatty(STDIN_FILENO))
       throw usage_error("stdin: is a terminal, not an archive",
                         "pipe an archive in, e.g. `cat ARCHIVE | jellyfin-backup verify -`");
@@ -32,6 +31,19 @@ std::unique_ptr<Source> open_source(const std::string& path) {
     if (fd < 0) throw io_error("stdin", "cannot use", errno);
     return std::make_unique<FdSource>(UniqueFd(fd), "stdin", std::nullopt);
   }
+  if (!location.is_rclone()) return open_file_source(location.path);
+  // The stat answers what a local open() would: a missing file fails here,
+  // with the same message, not as a short read later; and the size is known.
+  const std::string display = location.display();
+  auto file = rclone_stat(location.path);
+  if (!file) throw io_error(display, "cannot open archive", ENOENT, "check the path");
+  if (file->is_dir)
+    throw io_error(display, "is a directory, not an archive", 0,
+                   "name an archive file (see `jellyfin-backup inspect`)");
+  return std::make_unique<RcloneSource>(location.path, display, file->size);
+}
+
+std::unique_ptr<Source> open_file_source(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd)
     throw io_error(path, "cannot open archive", errno,

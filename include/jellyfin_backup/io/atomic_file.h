@@ -4,8 +4,9 @@
 // created 0600 with O_EXCL|O_NOFOLLOW (a backup holds password hashes and API
 // keys, and a symlink planted in the directory must not redirect it).
 // commit() fsyncs the file, renames it without ever replacing an existing
-// file, and fsyncs the directory. Destruction without commit() removes the
-// temporary; so does an interrupting signal (see interrupt.h).
+// file (unless created with kReplace), and fsyncs the directory.
+// Destruction without commit() removes the temporary; so does an
+// interrupting signal (see interrupt.h).
 #pragma once
 
 #include <string>
@@ -20,9 +21,14 @@ void fsync_dir(const std::string& dir);
 
 class AtomicFile : public Sink {
  public:
-  // Throws Error: kRuntime if `final_path` exists or the directory is not
-  // writable or missing.
-  static AtomicFile create(const std::string& final_path);
+  enum Mode {
+    kNoReplace,  // an archive: an existing file is never overwritten
+    kReplace,    // a small file kept up to date (a sidecar): swapped in whole
+  };
+
+  // Throws Error: kRuntime if `final_path` exists (kNoReplace only) or the
+  // directory is not writable or missing.
+  static AtomicFile create(const std::string& final_path, Mode mode = kNoReplace);
 
   AtomicFile(AtomicFile&&) noexcept;
   AtomicFile& operator=(AtomicFile&&) = delete;
@@ -34,11 +40,12 @@ class AtomicFile : public Sink {
   const std::string& temp_path() const { return temp_path_; }
 
  private:
-  AtomicFile(std::string final_path, std::string temp_path, UniqueFd fd);
+  AtomicFile(std::string final_path, std::string temp_path, UniqueFd fd, Mode mode);
 
   std::string final_path_;
   std::string temp_path_;
   UniqueFd fd_;
+  Mode mode_ = kNoReplace;
   bool committed_ = false;
   int cleanup_slot_ = -1;  // see interrupt.h
 };

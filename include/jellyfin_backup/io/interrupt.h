@@ -8,6 +8,9 @@
 // with the default action.
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstddef>
 #include <string>
 
 namespace jb {
@@ -26,6 +29,13 @@ void throw_if_interrupted(const char* consequence = nullptr);
 // relies on RAII alone).
 int register_cleanup_path(const std::string& path);
 void unregister_cleanup_path(int slot);
+
+// read(2) that a SIGINT/SIGTERM always ends, also one that arrives just
+// before the call (the handler only sets a flag, so a read that starts
+// after it would block on a quiet pipe for ever): it waits in poll() in
+// short slices and looks at the flag in between. Throws Error(kRuntime)
+// naming the signal; otherwise returns what read(2) returns (never EINTR).
+ssize_t read_interruptibly(int fd, void* buffer, std::size_t size);
 
 // Test hook: forget a recorded signal.
 void reset_interrupted_for_testing();

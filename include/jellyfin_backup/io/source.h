@@ -1,6 +1,6 @@
-// Where archive bytes come from: a local file or standard input. Readers of
-// an archive stream from a Source and never seek, so a pipe works as well as
-// a file.
+// Where archive bytes come from: a local file, standard input or an rclone
+// remote. Readers of an archive stream from a Source and never seek, so a
+// pipe works as well as a file.
 #pragma once
 
 #include <cstddef>
@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "jellyfin_backup/io/location.h"
 #include "jellyfin_backup/io/unique_fd.h"
 
 namespace jb {
@@ -38,7 +39,14 @@ class FdSource : public Source {
 };
 
 // "-" is standard input (refused with a usage error when it is a terminal);
-// anything else a file path. Throws Error(kRuntime) if it cannot be opened.
+// "rclone:REMOTE:path" a file on an rclone remote (see location.h);
+// anything else a file path. Throws Error(kRuntime) if it cannot be opened,
+// a missing file included, local or remote ("cannot open archive ...;
+// check the path").
 std::unique_ptr<Source> open_source(const std::string& path);
+std::unique_ptr<Source> open_source(const Location& location);
+
+// A local file (never standard input), as open_source opens one.
+std::unique_ptr<Source> open_file_source(const std::string& path);
 
 }  // namespace jb

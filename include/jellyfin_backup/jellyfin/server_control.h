@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "jellyfin_backup/io/child_process.h"  // run_command, which used to live here
 #include "jellyfin_backup/reporter.h"
 
 namespace jb {
@@ -32,12 +33,6 @@ class ServerControl {
   std::vector<std::string> stop_, start_;
   std::string description_;
 };
-
-// Runs argv (stdin /dev/null, stdout to our stderr) and waits. Returns its
-// exit status (128+N when killed by signal N); throws Error(kRuntime) if it
-// cannot be started at all. Keeps waiting through EINTR: a command we
-// started is always waited for. An empty argv runs nothing and returns 0.
-int run_command(const std::vector<std::string>& argv);
 
 // The server, stopped for as long as this object lives.
 //

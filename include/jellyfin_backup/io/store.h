@@ -1,0 +1,69 @@
+// A directory of archives, local or on an rclone remote: what `list`,
+// `prune`, `copy` and `create --output DIR` work on. The commands never ask
+// which kind it is.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "jellyfin_backup/io/location.h"
+#include "jellyfin_backup/io/sink.h"
+#include "jellyfin_backup/io/source.h"
+
+namespace jb {
+
+struct StoredFile {
+  std::string name;         // no directory part
+  std::uint64_t size = 0;
+  std::int64_t mtime = 0;   // unix seconds; 0 when unknown
+  std::int64_t mtime_nsec = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // The directory as the user writes it: "/srv/backups", "rclone:s3:bucket/jb".
+  virtual const Location& location() const = 0;
+  // A file in it, as the user writes it: "/srv/backups/x.tar.zst".
+  std::string display(const std::string& name) const { return join(location(), name).display(); }
+
+  // The regular files directly in the directory (hidden ones too), in no
+  // particular order. Throws Error(kUsage) when the directory does not
+  // exist or is not a directory ("create it first"), kRuntime otherwise.
+  virtual std::vector<StoredFile> list() const = 0;
+  // One file; nullopt when it does not exist.
+  virtual std::optional<StoredFile> stat(const std::string& name) const = 0;
+
+  // Reads a file. `head`: the reader needs only about that many first
+  // bytes (a remote then fetches only those; a local file ignores it).
+  virtual std::unique_ptr<Source> open(const std::string& name,
+                                       std::optional<std::uint64_t> head = std::nullopt) const = 0;
+  // Writes a new file atomically: nothing under `name` before commit(),
+  // an existing `name` is never replaced (Error(kRuntime) "already exists"),
+  // and without commit() nothing is left behind.
+  virtual std::unique_ptr<Sink> create(const std::string& name) const = 0;
+
+  // Small files (sidecars): the content, or nullopt when missing. Reads at
+  // most max_bytes + 1 bytes, so a caller can tell an oversized file.
+  virtual std::optional<std::string> read_small(const std::string& name, std::size_t max_bytes) const = 0;
+  // Replaces `name` atomically with `content` (temporary + rename).
+  virtual void write_small(const std::string& name, const std::string& content) const = 0;
+  // Deletes a file; a missing file is not an error.
+  virtual void remove(const std::string& name) const = 0;
+
+  // The lock file that keeps two writing runs (create, copy, prune) on this
+  // directory apart: keyed_lock_path() of the resolved local path, or of the
+  // remote. It lives in the machine's lock directory, so runs on other
+  // machines are not seen, and locking never touches the directory.
+  virtual std::string lock_path() const = 0;
+};
+
+// A local directory or an rclone remote directory. Does not touch it:
+// errors come from the first operation. Throws Error(kUsage) for stdio.
+std::unique_ptr<Store> open_store(const Location& dir);
+
+}  // namespace jb

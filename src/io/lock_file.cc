@@ -1,0 +1,253 @@
+// The protocol, and why each step is there:
+//   acquire: open(O_CREAT) -> flock(LOCK_EX|LOCK_NB) -> check that the path
+//            still names the inode we locked (else retry) -> write our holder.
+//   release: unlink the path while we still hold the lock -> close.
+// A run that releases unlinks before it unlocks, so anyone who opened the
+// old file meanwhile wins its flock on an unlinked inode; the inode check
+// sends it back to open the path again. That is what makes removing the
+// file safe: two runs can never both hold "the" lock of a path. A lock left
+// by a dead run is just a file nobody holds a flock on; it is taken over.
+#include "jellyfin_backup/io/lock_file.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/paths.h"
+
+namespace jb {
+namespace {
+
+// More than a lock file ever holds; the rest of a huge file is not ours.
+constexpr std::size_t kMaxHolderBytes = 4096;
+// Escaped keys longer than this are cut and given a hash of the whole key,
+// keeping "jellyfin-backup.<key>.lock" well below NAME_MAX (255).
+constexpr std::size_t kMaxEscapedKey = 180;
+constexpr std::size_t kCutEscapedKey = 160;
+// Each retry means another run removed the file between our open and
+// flock; so many in a row mean something else keeps deleting it.
+constexpr int kMaxAttempts = 100;
+
+std::string host_name() {
+  char buf[HOST_NAME_MAX + 1] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+std::string utc_now() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string holder_text(const LockHolder& holder) {
+  nlohmann::json j = {{"pid", holder.pid},
+                      {"host", holder.host},
+                      {"command", holder.command},
+                      {"since", holder.since}};
+  return j.dump() + "\n";
+}
+
+std::optional<LockHolder> parse_holder(const std::string& text) {
+  // A lock file is written by us; anything that does not parse is treated
+  // as saying nothing (a crash can leave it empty).
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return std::nullopt;
+  auto pid = j.find("pid");
+  if (pid == j.end() || !pid->is_number_integer() || pid->get<long long>() <= 0 ||
+      pid->get<long long>() > INT_MAX)
+    return std::nullopt;
+  LockHolder holder;
+  holder.pid = static_cast<pid_t>(pid->get<long long>());
+  auto text_of = [&](const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  holder.host = text_of("host");
+  holder.command = text_of("command");
+  holder.since = text_of("since");
+  return holder;
+}
+
+// What the open lock file says (it may be being written right now).
+std::string read_fd(int fd) {
+  std::string text(kMaxHolderBytes, '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    ssize_t n = ::pread(fd, text.data() + got, text.size() - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  text.resize(got);
+  return text;
+}
+
+std::string describe_holder(const LockHolder& holder, bool with_host) {
+  std::string command = holder.command.empty() ? "" : " " + holder.command;
+  std::string out = "jellyfin-backup" + command + " (pid " + std::to_string(holder.pid);
+  if (with_host && !holder.host.empty()) out += " on " + holder.host;
+  if (!holder.since.empty()) out += ", since " + holder.since;
+  return out + ")";
+}
+
+bool same_file(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// True if `path` still names the file open as `fd`.
+bool path_names(const std::string& path, int fd) {
+  struct stat by_fd, by_path;
+  return ::fstat(fd, &by_fd) == 0 && ::stat(path.c_str(), &by_path) == 0 &&
+         same_file(by_fd, by_path);
+}
+
+bool keep_byte(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_';
+}
+
+}  // namespace
+
+LockFile LockFile::acquire(const std::string& path, const std::string& what,
+                           const std::string& command, Reporter& reporter) {
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    // O_NOFOLLOW: in a shared directory like /tmp a planted symlink must
+    // not make us create or truncate a file elsewhere.
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+    const int open_err = fd ? 0 : errno;
+    // Another user's lock file: read-only still lets us see whether it is
+    // held (flock works on any descriptor), for the better message.
+    if (!fd && open_err == EACCES) fd.reset(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) throw io_error(path, "cannot create the lock file", open_err);
+
+    int locked;
+    do locked = ::flock(fd.get(), LOCK_EX | LOCK_NB);
+    while (locked != 0 && errno == EINTR);
+    if (locked != 0) {
+      if (errno != EWOULDBLOCK) throw io_error(path, "cannot lock", errno);
+      auto holder = parse_holder(read_fd(fd.get()));
+      throw refused_error(what + " is in use by " +
+                              (holder ? describe_holder(*holder, true) : "another jellyfin-backup run"),
+                          "wait for it to finish (lock file " + path + ")");
+    }
+    if (open_err == EACCES)
+      throw io_error(path, "cannot take over the lock file", EACCES,
+                     "another user's run left it and is no longer running; remove the file");
+    // Locked an inode another run unlinked (it released) or replaced: the
+    // path's lock is elsewhere now.
+    if (!path_names(path, fd.get())) continue;
+
+    // From here the file is ours: a failure below removes it on the way out.
+    LockFile lock(path, std::move(fd));
+    const std::string old_text = read_fd(lock.fd_.get());
+    LockHolder me{::getpid(), host_name(), command, utc_now()};
+    // A released lock file is removed, so any holder still written in the
+    // one we locked is a run that died holding it.
+    if (auto old = parse_holder(old_text)) {
+      reporter.warning("took over the lock " + path + " left by " + describe_holder(*old, false) +
+                       ", which is no longer running");
+    } else if (old_text.find_first_not_of(" \t\r\n") != std::string::npos) {
+      reporter.warning("took over the lock " + path +
+                       " left by a jellyfin-backup run that is no longer running");
+    }
+
+    const std::string text = holder_text(me);
+    if (::ftruncate(lock.fd_.get(), 0) != 0) throw io_error(path, "cannot write the lock file", errno);
+    std::size_t done = 0;
+    while (done < text.size()) {
+      ssize_t n = ::pwrite(lock.fd_.get(), text.data() + done, text.size() - done,
+                           static_cast<off_t>(done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw io_error(path, "cannot write the lock file", n < 0 ? errno : ENOSPC);
+      done += static_cast<std::size_t>(n);
+    }
+    return lock;
+  }
+  throw io_error(path, "cannot lock: the lock file keeps being replaced", 0,
+                 "check what else removes files in " + parent_of(path));
+}
+
+LockFile::LockFile(LockFile&& other) noexcept
+    : path_(std::move(other.path_)), fd_(std::move(other.fd_)) {}
+
+LockFile::~LockFile() {
+  if (!fd_) return;
+  // Unlink before unlocking (see the top of the file), and only our own
+  // file: if something removed ours, the path may be another run's lock.
+  if (path_names(path_, fd_.get())) ::unlink(path_.c_str());
+  fd_.reset();
+}
+
+std::optional<LockHolder> read_lock_holder(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  return parse_holder(read_fd(fd.get()));
+}
+
+std::string lock_directory() {
+  if (const char* dir = std::getenv("JELLYFIN_BACKUP_LOCK_DIR"); dir && *dir) return dir;
+  struct stat st;
+  if (::stat("/run/lock", &st) == 0 && S_ISDIR(st.st_mode) && ::access("/run/lock", W_OK) == 0)
+    return "/run/lock";
+  return "/tmp";
+}
+
+std::string keyed_lock_path(const std::string& key) {
+  // Injective: '/' becomes '-', so a literal '-' (like any byte outside
+  // [A-Za-z0-9._]) is escaped as %HH; "/a-b" and "/a/b" stay apart.
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string escaped;
+  for (unsigned char c : key) {
+    if (keep_byte(c)) {
+      escaped.push_back(static_cast<char>(c));
+    } else if (c == '/') {
+      escaped.push_back('-');
+    } else {
+      escaped.push_back('%');
+      escaped.push_back(kHex[c >> 4]);
+      escaped.push_back(kHex[c & 15]);
+    }
+  }
+  if (escaped.size() > kMaxEscapedKey) {
+    // '+' never appears in an escaped key, so a cut name cannot equal a
+    // whole one; two cut names differ by the hash of their whole keys.
+    char hash[17];
+    std::snprintf(hash, sizeof hash, "%016llx",
+                  static_cast<unsigned long long>(XXH3_64bits(key.data(), key.size())));
+    escaped = escaped.substr(0, kCutEscapedKey) + "+" + hash;
+  }
+  return lock_directory() + "/jellyfin-backup." + escaped + ".lock";
+}
+
+std::vector<LockFile> lock_trees(const std::vector<std::string>& trees, const std::string& command,
+                                 Reporter& reporter) {
+  std::vector<std::string> sorted = trees;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  // Every tree, nested or not: two runs may see the same server through
+  // different pairs of trees. A fixed (sorted) order means the refusal
+  // always names the same tree.
+  std::vector<LockFile> locks;
+  locks.reserve(sorted.size());
+  for (const std::string& tree : sorted)
+    locks.push_back(LockFile::acquire(keyed_lock_path(tree), "the Jellyfin tree " + tree, command,
+                                      reporter));
+  return locks;
+}
+
+}  // namespace jb

@@ -1,0 +1,362 @@
+// Every remote operation is one run of the rclone binary. Its arguments
+// always start with -q (only errors: no NOTICE about a missing config file
+// on a machine that configures remotes through the environment) and an
+// empty --log-format (no timestamps in the line we quote), and its stderr
+// is captured so that a failure is one of our errors quoting rclone's last
+// line instead of rclone's own log on the user's terminal.
+#include "jellyfin_backup/io/rclone.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/interrupt.h"
+#include "jellyfin_backup/io/location.h"
+
+namespace jb {
+namespace {
+
+std::string display_of(const std::string& remote_path) {
+  return Location{Location::Kind::kRclone, remote_path}.display();
+}
+
+std::vector<std::string> rclone_argv(std::vector<std::string> args) {
+  std::vector<std::string> argv = {rclone_binary(), "-q", "--log-format", ""};
+  argv.insert(argv.end(), std::make_move_iterator(args.begin()),
+              std::make_move_iterator(args.end()));
+  return argv;
+}
+
+// rclone's documented exit codes for "directory not found" and "file not found".
+bool is_not_found(int status) { return status == 3 || status == 4; }
+
+// The error for a run of rclone that exited with `status` != 0. If we were
+// interrupted meanwhile (a Ctrl-C reaches rclone too), that is the error.
+Error failure(int status, const std::string& tail, const std::string& display,
+              const std::string& subcommand) {
+  throw_if_interrupted();
+  const std::string quoted = tail.empty() ? "" : ": " + tail;
+  if (is_not_found(status)) return usage_error(display + ": not found" + quoted);
+  std::string hint;
+  if (tail.find("didn't find section in config file") != std::string::npos)
+    hint = "check the remote's name (`rclone listremotes`) or configure it (`rclone config`)";
+  return Error(
+      ErrorKind::kRuntime,
+      display + ": rclone " + subcommand + " failed (exit " + std::to_string(status) + ")" + quoted,
+      std::move(hint));
+}
+
+struct Run {
+  int status = 0;
+  std::string out;
+  std::string tail;  // rclone's last stderr line
+};
+
+// Runs rclone to completion with `args`, collecting its stdout.
+Run run(std::vector<std::string> args, const std::string& display) {
+  ChildProcess child = ChildProcess::spawn(
+      rclone_argv(std::move(args)),
+      {.out = ChildProcess::Stdout::kPipe, .err = ChildProcess::Stderr::kCapture});
+  Run result;
+  char buffer[16384];
+  for (;;) {
+    // An interruption throws; the destructor stops rclone.
+    ssize_t n = read_interruptibly(child.stdout_fd(), buffer, sizeof buffer);
+    if (n > 0) {
+      result.out.append(buffer, static_cast<std::size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else {
+      throw io_error(display, "cannot read from rclone", errno);
+    }
+  }
+  result.status = child.wait();
+  result.tail = child.stderr_tail();
+  return result;
+}
+
+Error failure(const Run& r, const std::string& display, const std::string& subcommand) {
+  return failure(r.status, r.tail, display, subcommand);
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+// days_from_civil): no timegm, no TZ lookups.
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+// RFC 3339 as rclone prints it ("2026-11-25T03:15:00.123456789+01:00" or
+// "...Z") to unix seconds; 0 when absent or unreadable (Go's zero time,
+// year 1, included: the remote has no time).
+std::int64_t parse_mtime(const std::string& text) {
+  int year = 0;
+  unsigned month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  int used = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2u-%2uT%2u:%2u:%2u%n", &year, &month, &day, &hour, &minute,
+                  &second, &used) != 6 ||
+      used != 19 || year <= 1 || month < 1 || month > 12 || day < 1 || day > 31)
+    return 0;
+  std::size_t pos = 19;
+  if (pos < text.size() && text[pos] == '.')
+    for (++pos; pos < text.size() && text[pos] >= '0' && text[pos] <= '9';) ++pos;
+  std::int64_t offset = 0;
+  if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    unsigned oh = 0, om = 0;
+    if (std::sscanf(text.c_str() + pos + 1, "%2u:%2u", &oh, &om) != 2) return 0;
+    offset = (text[pos] == '-' ? -1 : 1) * static_cast<std::int64_t>(oh * 3600 + om * 60);
+  } else if (pos >= text.size() || (text[pos] != 'Z' && text[pos] != 'z')) {
+    return 0;
+  }
+  return days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset;
+}
+
+RemoteFile remote_file(const nlohmann::json& entry) {
+  RemoteFile file;
+  file.name = entry.value("Name", std::string());
+  const std::int64_t size = entry.value("Size", std::int64_t{0});
+  file.size = size > 0 ? static_cast<std::uint64_t>(size) : 0;  // -1: unknown (a directory)
+  file.mtime = parse_mtime(entry.value("ModTime", std::string()));
+  file.is_dir = entry.value("IsDir", false);
+  return file;
+}
+
+nlohmann::json parse_json(const std::string& text, const std::string& display) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception&) {
+    throw Error(ErrorKind::kRuntime, display + ": cannot understand rclone lsjson's output",
+                "is the rclone binary a real rclone?");
+  }
+}
+
+std::string random_suffix() {
+  static const char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::random_device rd;
+  std::string s;
+  for (int i = 0; i < 8; ++i) s.push_back(kChars[rd() % (sizeof kChars - 1)]);
+  return s;
+}
+
+// ".<name>.tmp-XXXXXXXX" in the directory of `remote_path`: hidden from
+// casual listings, and a server-side move away from the final name.
+std::string temp_beside(const std::string& remote_path) {
+  auto [dir, name] = split_file(Location{Location::Kind::kRclone, remote_path});
+  return join(dir, "." + name + ".tmp-" + random_suffix()).path;
+}
+
+ChildProcess start_rcat(const std::string& remote_path) {
+  return ChildProcess::spawn(rclone_argv({"rcat", remote_path}),
+                             {.in = ChildProcess::Stdin::kPipe,
+                              .out = ChildProcess::Stdout::kNull,
+                              .err = ChildProcess::Stderr::kCapture});
+}
+
+// Writes all of `data` into rcat's stdin. When rclone has gone away (EPIPE:
+// we ignore SIGPIPE), its own message is the one worth showing.
+void feed(ChildProcess& child, const void* data, std::size_t size, const std::string& display) {
+  if (child.stdin_fd() < 0)
+    throw Error(ErrorKind::kRuntime, display + ": written to after its upload was finished");
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::write(child.stdin_fd(), p, size);
+    if (n >= 0) {
+      p += n;
+      size -= static_cast<std::size_t>(n);
+    } else if (errno == EINTR) {
+      throw_if_interrupted();
+    } else if (errno == EPIPE) {
+      const int status = child.wait();
+      if (status != 0) throw failure(status, child.stderr_tail(), display, "rcat");
+      throw Error(ErrorKind::kRuntime, display + ": rclone rcat stopped reading before the end");
+    } else {
+      throw io_error(display, "cannot write to rclone", errno);
+    }
+  }
+}
+
+// EOF to rcat, and its verdict on the upload.
+void finish_rcat(ChildProcess& child, const std::string& display) {
+  child.close_stdin();
+  const int status = child.wait();
+  throw_if_interrupted();
+  if (status != 0) throw failure(status, child.stderr_tail(), display, "rcat");
+}
+
+Error already_exists(const std::string& display, const char* hint) {
+  return io_error(display, "already exists", 0, hint);
+}
+
+// rcat into `temp_path`, once we know there is nothing at `final_path`.
+ChildProcess start_upload(const std::string& final_path, const std::string& temp_path,
+                          const std::string& display) {
+  if (rclone_stat(final_path))
+    throw already_exists(display, "choose another name; an existing file is never overwritten");
+  return start_rcat(temp_path);
+}
+
+}  // namespace
+
+std::string rclone_binary() {
+  if (const char* env = std::getenv("JELLYFIN_BACKUP_RCLONE"); env && *env) {
+    // Checked here rather than left to the spawn: a wrong setting is the
+    // user's to fix (kUsage), like a missing rclone.
+    const std::string name = env;
+    std::optional<std::string> path;
+    if (name.find('/') == std::string::npos)
+      path = find_on_path(name);
+    else if (::access(name.c_str(), X_OK) == 0)
+      path = name;
+    if (!path)
+      throw usage_error("JELLYFIN_BACKUP_RCLONE=" + name + ": no such rclone program",
+                        "point it at the rclone binary, or unset it to use rclone from PATH");
+    return *path;
+  }
+  if (auto path = find_on_path("rclone")) return *path;
+  throw usage_error("rclone is not installed",
+                    "install it (apt install rclone) to use rclone: locations");
+}
+
+std::vector<RemoteFile> rclone_list(const std::string& remote_dir) {
+  const std::string display = display_of(remote_dir);
+  Run r = run({"lsjson", "--no-mimetype", remote_dir}, display);
+  if (r.status != 0) throw failure(r, display, "lsjson");
+  nlohmann::json entries = parse_json(r.out, display);
+  if (!entries.is_array()) parse_json("", display);  // throws: not what lsjson prints
+  std::vector<RemoteFile> files;
+  files.reserve(entries.size());
+  for (const auto& entry : entries) files.push_back(remote_file(entry));
+  return files;
+}
+
+std::optional<RemoteFile> rclone_stat(const std::string& remote_path) {
+  const std::string display = display_of(remote_path);
+  Run r = run({"lsjson", "--stat", "--no-mimetype", "--retries", "1", remote_path}, display);
+  if (is_not_found(r.status)) return std::nullopt;
+  if (r.status != 0) throw failure(r, display, "lsjson");
+  nlohmann::json entry = parse_json(r.out, display);
+  if (!entry.is_object()) parse_json("", display);
+  return remote_file(entry);
+}
+
+void rclone_delete(const std::string& remote_path, bool missing_ok) {
+  const std::string display = display_of(remote_path);
+  Run r = run({"deletefile", "--retries", "1", remote_path}, display);
+  if (r.status == 0) return;
+  // deletefile says "is a directory or doesn't exist" with exit 1; a stat
+  // tells which. When the stat fails too, deletefile's error is the one.
+  bool missing = is_not_found(r.status);
+  try {
+    missing = missing || !rclone_stat(remote_path);
+  } catch (const Error&) {
+    throw failure(r, display, "deletefile");
+  }
+  if (!missing) throw failure(r, display, "deletefile");
+  if (!missing_ok) throw failure(3, r.tail, display, "deletefile");
+}
+
+void rclone_move(const std::string& from, const std::string& to) {
+  // --ignore-times: a destination of the same size and time would
+  // otherwise count as already there, and moveto would just delete `from`.
+  Run r = run({"moveto", "--ignore-times", from, to}, display_of(to));
+  if (r.status != 0) throw failure(r, display_of(is_not_found(r.status) ? from : to), "moveto");
+}
+
+RcloneSource::RcloneSource(const std::string& remote_path, std::string display,
+                           std::optional<std::uint64_t> size, std::optional<std::uint64_t> head)
+    : remote_path_(remote_path),
+      display_(std::move(display)),
+      size_(size),
+      child_(ChildProcess::spawn(
+          rclone_argv(
+              head ? std::vector<std::string>{"cat", "--count", std::to_string(*head), remote_path}
+                   : std::vector<std::string>{"cat", remote_path}),
+          {.out = ChildProcess::Stdout::kPipe, .err = ChildProcess::Stderr::kCapture})) {}
+
+std::size_t RcloneSource::read(void* buffer, std::size_t size) {
+  if (done_ || size == 0) return 0;
+  ssize_t n = read_interruptibly(child_.stdout_fd(), buffer, size);
+  if (n < 0) throw io_error(display_, "cannot read from rclone", errno);
+  if (n > 0) return static_cast<std::size_t>(n);
+  // EOF is the end of the file only if rclone says it got all of it.
+  const int status = child_.wait();
+  throw_if_interrupted();
+  if (status != 0) throw failure(status, child_.stderr_tail(), display_, "cat");
+  done_ = true;
+  return 0;
+}
+
+RcloneSink::RcloneSink(const std::string& remote_path, std::string display)
+    : final_path_(remote_path),
+      temp_path_(temp_beside(remote_path)),
+      display_(std::move(display)),
+      child_(start_upload(final_path_, temp_path_, display_)) {}
+
+RcloneSink::~RcloneSink() {
+  if (committed_) return;
+  try {
+    // Stopped while its stdin is still open: rclone never sees the end of
+    // the input, so it cannot complete the upload.
+    child_.terminate();
+    rclone_delete(temp_path_, /*missing_ok=*/true);
+  } catch (...) {
+    // Best effort: we may be unwinding from the error that matters.
+  }
+}
+
+void RcloneSink::write(const void* data, std::size_t size) { feed(child_, data, size, display_); }
+
+void RcloneSink::commit() {
+  if (committed_) return;
+  finish_rcat(child_, display_);
+  // moveto replaces; the check in the constructor was long ago.
+  if (rclone_stat(final_path_))
+    throw already_exists(display_,
+                         "it was created while the archive was written; nothing was "
+                         "overwritten");
+  rclone_move(temp_path_, final_path_);
+  committed_ = true;
+}
+
+std::optional<std::string> rclone_read_small(const std::string& remote_path,
+                                             std::size_t max_bytes) {
+  const std::string display = display_of(remote_path);
+  std::vector<std::string> args = {"cat", remote_path};
+  if (max_bytes < SIZE_MAX)
+    args.insert(args.begin() + 1, {"--count", std::to_string(max_bytes + 1)});
+  Run r = run(std::move(args), display);
+  if (is_not_found(r.status)) return std::nullopt;
+  if (r.status != 0) throw failure(r, display, "cat");
+  return std::move(r.out);
+}
+
+void rclone_write_small(const std::string& remote_path, const std::string& content) {
+  const std::string display = display_of(remote_path);
+  const std::string temp = temp_beside(remote_path);
+  ChildProcess child = start_rcat(temp);
+  try {
+    feed(child, content.data(), content.size(), display);
+    finish_rcat(child, display);
+    rclone_move(temp, remote_path);
+  } catch (...) {
+    child.terminate();
+    try {
+      rclone_delete(temp, /*missing_ok=*/true);
+    } catch (...) {
+      // The first error is the one to report.
+    }
+    throw;
+  }
+}
+
+}  // namespace jb
