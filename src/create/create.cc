@@ -16,14 +16,16 @@
 #include "jellyfin_backup/archive/archive_format.h"
 #include "jellyfin_backup/archive/checksum_list.h"
 #include "jellyfin_backup/archive/manifest.h"
+#include "jellyfin_backup/archive/sidecar.h"
 #include "jellyfin_backup/archive/tar_writer.h"
 #include "jellyfin_backup/archive/xxh128.h"
 #include "jellyfin_backup/create/disk_entry.h"
 #include "jellyfin_backup/create/tree_walk.h"
 #include "jellyfin_backup/error.h"
-#include "jellyfin_backup/io/atomic_file.h"
 #include "jellyfin_backup/io/interrupt.h"
+#include "jellyfin_backup/io/location.h"
 #include "jellyfin_backup/io/paths.h"
+#include "jellyfin_backup/io/store.h"
 #include "jellyfin_backup/jellyfin/install.h"
 #include "jellyfin_backup/jellyfin/running_server.h"
 #include "jellyfin_backup/restore/swap.h"
@@ -49,19 +51,21 @@ std::string host_name() {
   return buf;
 }
 
-// Where the archive goes: a directory gets a generated name.
-std::string resolve_output(const std::string& output, std::time_t now,
-                           const std::optional<std::string>& version) {
-  struct stat st;
-  if (::stat(output.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    std::string dir = output;
-    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-    return dir + "/" + archive_file_name(now, version);
-  }
-  if (!output.empty() && output.back() == '/')
-    throw io_error(output, "output directory does not exist", 0,
-                   "create it first or choose another --output");
-  return output;
+// Where the archive goes, with the name it gets.
+struct Output {
+  std::unique_ptr<Store> store;  // the directory; holds the sidecar too
+  std::string name;
+  std::string path;  // as the user reads it
+};
+
+Output resolve_output(const std::string& output, std::time_t now, const std::optional<std::string>& version) {
+  OutputTarget target = output_target(output);
+  Output out;
+  out.store = open_store(target.dir);
+  out.name = target.name.value_or(archive_file_name(now, version));
+  // A local path stays as the user wrote it.
+  out.path = target.dir.is_rclone() || !target.name ? out.store->display(out.name) : output;
+  return out;
 }
 
 // The trees as the archive stores them: a tree nested in the other is
@@ -297,6 +301,26 @@ std::string archive_file_name(std::int64_t unix_time, const std::optional<std::s
          "_" + v + std::string(format::kArchiveSuffix);
 }
 
+OutputTarget output_target(const std::string& output) {
+  const Location where = parse_location(output);
+  if (where.is_stdio()) throw usage_error("standard output is not a directory");
+  std::string path = where.path;
+  if (where.is_rclone()) {
+    const std::string suffix(format::kArchiveSuffix);
+    bool is_file = path.size() > suffix.size() && path.back() != '/' &&
+                   path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+    if (!is_file) return {where, std::nullopt};
+    auto [dir, name] = split_file(where);
+    return {dir, name};
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return {where, std::nullopt};
+  if (!path.empty() && path.back() == '/')
+    throw io_error(path, "directory does not exist", 0, "create it first");
+  auto [dir, name] = split_file(where);
+  return {dir, name};
+}
+
 namespace {
 CreateResult create(const CreateOptions& options, Reporter& outer_reporter);
 }  // namespace
@@ -344,18 +368,22 @@ CreateResult create(const CreateOptions& options, Reporter& outer_reporter) {
 
   // Second, open the output: nothing appears under its final name before commit.
   std::unique_ptr<Sink> sink;
+  Output output;
   if (options.output == "-") {
     sink = std::make_unique<FdSink>(STDOUT_FILENO, "stdout");
     result.path = "-";
   } else {
-    result.path = resolve_output(options.output, now, options.server_version);
-    sink = std::make_unique<AtomicFile>(AtomicFile::create(result.path));
+    output = resolve_output(options.output, now, options.server_version);
+    result.path = output.path;
+    sink = output.store->create(output.name);
   }
+  // The whole archive's hash, for the sidecar, as it is written.
+  HashingSink hashed(*sink);
 
   // Third, stream: manifest, every entry, then the checksum trailer.
   int threads = options.threads > 0 ? options.threads
                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  CompressStage stage(*sink, {options.level, threads, format::kFrameTargetBytes});
+  CompressStage stage(hashed, {options.level, threads, format::kFrameTargetBytes});
   TarWriter tar = TarWriter::open(stage);
   tar.write_memory_file(format::kManifestName, manifest_text, now);
   stage.end_frame();  // the manifest alone in frame 1: inspect and list read only that
@@ -366,8 +394,17 @@ CreateResult create(const CreateOptions& options, Reporter& outer_reporter) {
   tar.write_memory_file(format::kChecksumsName, checksums, now);
   tar.close();
 
-  // Last, make it durable and give it its name.
+  // Last, make it durable and give it its name, then its sidecar.
   stage.commit();
+  if (output.store) {
+    try {
+      write_sidecar(*output.store, output.name, hashed.hex_digest());
+      result.sidecar = output.store->display(sidecar_name(output.name));
+    } catch (const Error& e) {
+      reporter.warning("the archive is complete, but its sidecar was not written: " + e.full_message() +
+                       "; `jellyfin-backup verify` writes it");
+    }
+  }
 
   result.bytes_in = plan.total_bytes();
   result.tar_bytes = stage.bytes_in();

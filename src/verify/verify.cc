@@ -6,9 +6,12 @@
 #include <string>
 
 #include "jellyfin_backup/archive/frame_decompressor.h"
+#include "jellyfin_backup/archive/sidecar.h"
 #include "jellyfin_backup/archive/tar_reader.h"
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/interrupt.h"
+#include "jellyfin_backup/io/location.h"
+#include "jellyfin_backup/io/store.h"
 
 namespace jb {
 namespace {
@@ -94,6 +97,31 @@ VerifyResult verify_archive(Source& source, Reporter& reporter, EntryConsumer* c
   result.frames = input.frames();
   result.compressed_bytes = input.compressed_bytes();
   return result;
+}
+
+LocationVerified verify_location(const std::string& location, Reporter& reporter) {
+  LocationVerified out;
+  auto source = open_source(location);
+  HashingSource hashed(*source);
+  out.result = verify_archive(hashed, reporter);
+  out.xxh128 = hashed.hex_digest();
+  const Location where = parse_location(location);
+  if (!out.result.ok() || where.is_stdio()) return out;
+
+  auto [dir, name] = split_file(where);
+  try {
+    auto store = open_store(dir);
+    const std::string sidecar = sidecar_name(name);
+    auto current = store->read_small(sidecar, kMaxSidecarBytes);
+    if (current && parse_sidecar(*current, name) != out.xxh128)
+      reporter.warning(store->display(sidecar) + " did not match the archive; rewritten from this verify");
+    // Rewritten even when it says the same: its time records this verify.
+    write_sidecar(*store, name, out.xxh128);
+    out.sidecar = store->display(sidecar);
+  } catch (const Error& e) {
+    reporter.warning("the archive is intact, but its sidecar was not written: " + e.full_message());
+  }
+  return out;
 }
 
 }  // namespace jb

@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <regex>
 
+#include "jellyfin_backup/archive/sidecar.h"
+#include "jellyfin_backup/archive/xxh128.h"
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/interrupt.h"
 #include "jellyfin_backup/verify/verify.h"
@@ -219,7 +221,7 @@ TEST_CASE("create into a directory: generated name, mode 0600, result counts", "
   CHECK(name_matches);
   const std::string name = std::filesystem::path(result.path).filename().string();
   CHECK(std::regex_match(name, std::regex(R"(jellyfin\.\d{8}T\d{6}Z_10\.11\.0\.tar\.zst)")));
-  CHECK(list_dir(tmp / "out") == std::vector<std::string>{name});
+  CHECK(list_dir(tmp / "out") == std::vector<std::string>{name, name + ".xxh128"});
 
   struct stat st;
   REQUIRE(::stat(result.path.c_str(), &st) == 0);
@@ -251,7 +253,7 @@ TEST_CASE("create: output directory given with a trailing slash", "[create]") {
   CHECK(std::filesystem::path(result.path).parent_path() == std::filesystem::path(tmp / "out"));
   CHECK(std::filesystem::path(result.path).filename().string().find("_unknown.tar.zst") !=
         std::string::npos);
-  CHECK(list_dir(tmp / "out").size() == 1);
+  CHECK(list_dir(tmp / "out").size() == 2);  // the archive and its sidecar
 }
 
 TEST_CASE("create: an unsafe server version never leaves the output directory", "[create]") {
@@ -267,7 +269,7 @@ TEST_CASE("create: an unsafe server version never leaves the output directory", 
   CHECK(name.size() > std::string("_.._.._10.11_beta.tar.zst").size());
   CHECK(name.substr(name.size() - std::string("_.._.._10.11_beta.tar.zst").size()) ==
         "_.._.._10.11_beta.tar.zst");
-  CHECK(list_dir(tmp / "out") == std::vector<std::string>{name});
+  CHECK(list_dir(tmp / "out") == std::vector<std::string>{name, name + ".xxh128"});
   // The manifest keeps the version as given.
   jb::VerifyResult verified = verify_file(result.path);
   CHECK(verified.ok());
@@ -752,8 +754,34 @@ TEST_CASE("create: no temporary file is left after success", "[create]") {
   make_dirs(tmp / "out");
   RecordingReporter reporter;
   jb::CreateResult result = jb::create_archive(sample_options(tmp.path(), tmp / "out"), reporter);
-  CHECK(list_dir(tmp / "out") ==
-        std::vector<std::string>{std::filesystem::path(result.path).filename().string()});
+  const std::string name = std::filesystem::path(result.path).filename().string();
+  CHECK(list_dir(tmp / "out") == std::vector<std::string>{name, name + ".xxh128"});
+}
+
+TEST_CASE("create: the sidecar is xxh128sum's line over the whole archive", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  make_dirs(tmp / "out");
+  RecordingReporter reporter;
+  jb::CreateResult result = jb::create_archive(sample_options(tmp.path(), tmp / "out/a.tar.zst"), reporter);
+  CHECK(result.sidecar == tmp / "out/a.tar.zst.xxh128");
+  CHECK(read_file(result.sidecar) == jb::format_sidecar(jb::Xxh128::hex_of(read_file(result.path)), "a.tar.zst"));
+  CHECK(reporter.warnings.empty());
+}
+
+TEST_CASE("create: an unwritable sidecar is a warning; the archive stands", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  make_dirs(tmp / "out");
+  // A directory where the sidecar's temporary file would go cannot be replaced by it.
+  make_dirs(tmp / "out/a.tar.zst.xxh128");
+  write_file(tmp / "out/a.tar.zst.xxh128/keep", "x");
+  RecordingReporter reporter;
+  jb::CreateResult result = jb::create_archive(sample_options(tmp.path(), tmp / "out/a.tar.zst"), reporter);
+  CHECK(result.sidecar.empty());
+  REQUIRE(reporter.warnings.size() == 1);
+  CHECK_THAT(reporter.warnings[0], Catch::Contains("sidecar was not written"));
+  CHECK(std::filesystem::is_regular_file(result.path));
 }
 
 TEST_CASE("create: a failure while streaming leaves nothing in the output directory",

@@ -141,7 +141,7 @@ class NestedTrees(CreateBase):
         inner.mkdir()
         u.write_file(inner / "system.xml", b"<x/>")
         self.create(inner, self.data, self.out / "a.tar.zst", "--quiet")
-        self.assertEqual(u.list_dir(self.out), ["a.tar.zst"])
+        self.assertEqual(u.list_dir(self.out), ["a.tar.zst", "a.tar.zst.xxh128"])
         self.assertStoredOnce(self.out / "a.tar.zst", "data", "config", {"system.xml": b"<x/>"})
         # The rest of the data tree is all there.
         ext = self.extract_with_tar(self.out / "a.tar.zst")
@@ -153,7 +153,7 @@ class NestedTrees(CreateBase):
         inner.mkdir()
         u.write_file(inner / "jellyfin.db", b"SQLite format 3\x00inner")
         self.create(self.config, inner, self.out / "a.tar.zst", "--quiet")
-        self.assertEqual(u.list_dir(self.out), ["a.tar.zst"])
+        self.assertEqual(u.list_dir(self.out), ["a.tar.zst", "a.tar.zst.xxh128"])
         self.assertStoredOnce(self.out / "a.tar.zst", "config", "data",
                               {"jellyfin.db": b"SQLite format 3\x00inner"})
         ext = self.extract_with_tar(self.out / "a.tar.zst")
@@ -395,12 +395,12 @@ class OutputStreams(CreateBase):
         j = res.json()
         self.assertEqual(j["version"], "10.11.0")
         self.assertEqual(Path(j["path"]).parent, self.out)
-        self.assertEqual(u.list_dir(self.out), [Path(j["path"]).name])
+        self.assertEqual(u.list_dir(self.out), [Path(j["path"]).name, Path(j["path"]).name + ".xxh128"])
 
     def test_quiet_prints_nothing(self):
         res = self.create(self.config, self.data, self.out, "--quiet")
         self.assertEqual((res.out, res.err), (b"", b""))
-        self.assertEqual(len(u.list_dir(self.out)), 1)
+        self.assertEqual(len(u.list_dir(self.out)), 2, "the archive and its sidecar")
 
     def test_quiet_with_tty_stderr_prints_nothing(self):
         # Progress goes to a terminal stderr, but never with --quiet.

@@ -328,7 +328,8 @@ class OutputNaming(u.E2ETestCase):
         self.create(self.config, self.data, out, "--quiet", *extra)
         t1 = time.time()
         entries = u.list_dir(out)
-        self.assertEqual(len(entries), 1, f"expected exactly the archive in the output dir: {entries}")
+        self.assertEqual(len(entries), 2, f"expected exactly the archive and its sidecar: {entries}")
+        self.assertEqual(entries[1], entries[0] + ".xxh128")
         m = u.ARCHIVE_NAME_RE.match(entries[0])
         self.assertIsNotNone(m, f"archive name {entries[0]!r} does not follow "
                                 "jellyfin.<YYYYMMDDTHHMMSSZ>_<version>.tar.zst")
@@ -357,18 +358,18 @@ class OutputNaming(u.E2ETestCase):
     def test_output_file_path_used_as_is(self):
         out = self.mkdir("out")
         self.create(self.config, self.data, out / "my backup.tar.zst", "--quiet")
-        self.assertEqual(u.list_dir(out), ["my backup.tar.zst"])
+        self.assertEqual(u.list_dir(out), ["my backup.tar.zst", "my backup.tar.zst.xxh128"])
         self.assertEqual(stat.S_IMODE(os.stat(out / "my backup.tar.zst").st_mode), 0o600)
 
     def test_two_creates_never_overwrite(self):
         # Two runs in the same second would want the same name: the second must not replace the first.
         out = self.mkdir("out")
         self.create(self.config, self.data, out, "--quiet")
-        first = u.list_dir(out)
+        first = [n for n in u.list_dir(out) if n.endswith(".tar.zst")]
         self.assertEqual(len(first), 1)
         digest = u.sha256_file(out / first[0])
         res = self.create(self.config, self.data, out, "--quiet", expect=None)
-        now = u.list_dir(out)
+        now = [n for n in u.list_dir(out) if n.endswith(".tar.zst")]
         self.assertEqual(u.sha256_file(out / first[0]), digest, "first archive was changed")
         if res.code == 0:
             self.assertEqual(len(now), 2, f"second run succeeded but left {now}")

@@ -276,8 +276,8 @@ class CreateStopStart(ControlCase):
         ev = self.events()
         self.assertEqual([w for w, _ in ev], ["stop", "ls", "start", "ls"], f"log: {ev}")
         self.assertEqual(ev[1][1].split(), [], "the output dir is empty when the stop runs")
-        self.assertEqual(ev[3][1].split(), ["a.tar.zst"],
-                         "the archive (and nothing else) is there when the start runs")
+        self.assertEqual(ev[3][1].split(), ["a.tar.zst", "a.tar.zst.xxh128"],
+                         "the archive and its sidecar (and nothing else) are there when the start runs")
         t_stop, t_start = float(ev[0][1]), float(ev[2][1])
         mtime = os.stat(archive).st_mtime_ns / 1e9
         self.assertLess(t_stop, mtime, "the archive was written after the stop")

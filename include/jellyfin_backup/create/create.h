@@ -3,7 +3,8 @@
 //   plan (stat-only walk) -> MANIFEST.json -> for each entry: header, then
 //   file bytes read once, hashed (XXH3-128) and tar-formatted on this thread
 //   -> CompressStage (its own thread + zstd workers) -> Sink
-//   -> CHECKSUMS.xxh128 -> commit (fsync + rename, never replacing).
+//   -> CHECKSUMS.xxh128 -> commit (fsync + rename, never replacing; or a
+//   remote's temporary moved to its name) -> sidecar "<archive>.xxh128".
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "jellyfin_backup/archive/manifest.h"
+#include "jellyfin_backup/io/location.h"
 #include "jellyfin_backup/reporter.h"
 
 namespace jb {
@@ -25,7 +27,9 @@ struct LeaveOut {
 struct CreateOptions {
   std::string data_dir;    // --data
   std::string config_dir;  // --config
-  std::string output;      // --output: a directory, a file path, or "-" (stdout)
+  // --output: a directory, a file path, "-" (stdout), or an rclone remote
+  // ("rclone:REMOTE:dir" or "rclone:REMOTE:dir/name.tar.zst").
+  std::string output;
   std::optional<std::string> server_version;  // --server-version, or detected
   std::optional<std::string> version_source;  // where server_version came from
   std::vector<LeaveOut> leave_out;  // without --include-logs / --include-cache
@@ -39,6 +43,7 @@ struct CreateOptions {
 
 struct CreateResult {
   std::string path;             // final archive path, or "-"
+  std::string sidecar;          // "<path>.xxh128" once written; empty for stdout
   std::uint64_t bytes_in = 0;   // file content read from the trees
   std::uint64_t tar_bytes = 0;  // uncompressed archive size
   std::uint64_t bytes_out = 0;  // archive size
@@ -51,6 +56,17 @@ struct CreateResult {
   std::optional<std::string> forced;
   std::vector<std::string> warnings;
 };
+
+// Where an archive written to `output` goes: its directory, and its file
+// name unless `output` names a directory (the writer then generates one).
+// A directory is: locally, an existing one (a path ending in '/' must
+// exist); on a remote, a path not ending in ".tar.zst". Throws
+// Error(kUsage) for "-" (stdout).
+struct OutputTarget {
+  Location dir;
+  std::optional<std::string> name;
+};
+OutputTarget output_target(const std::string& output);
 
 // Throws Error; on any error no file exists under the final name.
 CreateResult create_archive(const CreateOptions& options, Reporter& reporter);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "jellyfin_backup/archive/manifest.h"
@@ -41,5 +42,18 @@ struct VerifyResult {
 // Damage of any kind ends up in the result (exit 3 material); only errors of
 // the environment (cannot read the source, interrupted) are thrown.
 VerifyResult verify_archive(Source& source, Reporter& reporter, EntryConsumer* consumer = nullptr);
+
+struct LocationVerified {
+  VerifyResult result;
+  std::string xxh128;                  // of the whole archive file
+  std::optional<std::string> sidecar;  // written (display path)
+};
+
+// `verify ARCHIVE`: `location` is a path, "-" or "rclone:REMOTE:path".
+// When the archive is intact and is a file, its sidecar is (re)written, so
+// its time records this verify (`list` calls a sidecar older than its
+// archive stale); one that cannot be written is a warning, not a failure:
+// the archive is what was checked.
+LocationVerified verify_location(const std::string& location, Reporter& reporter);
 
 }  // namespace jb

@@ -1,0 +1,68 @@
+// The archives of a backup directory (local or remote), read cheaply: the
+// directory listing, each archive's first zstd frame (its manifest, a few
+// hundred bytes) and its sidecar. What `list` shows and `prune` decides on.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "jellyfin_backup/archive/manifest.h"
+#include "jellyfin_backup/io/store.h"
+#include "jellyfin_backup/reporter.h"
+
+namespace jb {
+
+enum class SidecarState {
+  kMissing,   // no "<archive>.xxh128"
+  kMatches,   // well-formed, names this archive, written after it (list: verified)
+  kStale,     // older than the archive: the archive changed since it was verified
+  kInvalid,   // not one xxh128sum line naming this archive
+  kMismatch,  // --check: the archive's bytes do not hash to it
+};
+const char* sidecar_state_name(SidecarState state);  // "missing", "matches", ...
+
+struct ArchiveInfo {
+  std::string name;
+  std::uint64_t size = 0;        // archive file size
+  std::int64_t mtime = 0;
+  // The archive's time: the UTC stamp in a name create generated
+  // ("jellyfin.<YYYYMMDDTHHMMSSZ>_<version>.tar.zst"), else the manifest's
+  // `created`. Sorting and prune use it.
+  std::int64_t time = 0;
+  std::string created;                  // `time` as "2026-11-25T03:15:00Z"
+  std::optional<std::string> version;   // Jellyfin version: the name's, else the manifest's
+  std::optional<Manifest> manifest;     // absent when the start is unreadable
+  std::optional<std::string> error;     // why the start is unreadable
+  SidecarState sidecar = SidecarState::kMissing;
+  bool verified() const { return sidecar == SidecarState::kMatches; }
+};
+
+struct CatalogOptions {
+  // Hash every archive and compare it with its sidecar (reads every byte).
+  bool check = false;
+  // How many archives are read at once (remote reads are slow to start).
+  int parallel = 8;
+};
+
+struct Catalog {
+  // Newest first (by time, then name).
+  std::vector<ArchiveInfo> archives;
+};
+
+// Candidates are the non-hidden files named "*.tar.zst". One whose start is
+// a jellyfin-backup manifest is listed; one that is unreadable is listed
+// with `error` only if its name is one create generates (it is ours, and
+// damaged); any other file is ignored. Throws Error(kUsage) when the
+// directory does not exist.
+Catalog read_catalog(const Store& store, const CatalogOptions& options, Reporter& reporter);
+
+// The stamp and version of a name create generates, if it is one.
+struct GeneratedName {
+  std::int64_t time = 0;
+  std::string version;  // "unknown" when create knew none
+};
+std::optional<GeneratedName> parse_archive_name(const std::string& name);
+
+}  // namespace jb

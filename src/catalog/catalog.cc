@@ -1,0 +1,311 @@
+// Reading a directory of archives: one listing, then per archive its first
+// frame (the manifest) and its sidecar, several archives at a time because
+// a remote read takes a second or more just to start.
+//
+// Which failures are whose: a damaged archive is a fact about that archive
+// (recorded in its `error`, the rest go on); a failing store (rclone exits,
+// a permission error, an interruption) is a fact about the run, and
+// read_catalog throws it. Listing every archive as "unreadable" because the
+// network went away would be wrong, and prune must not decide on half a
+// picture.
+#include "jellyfin_backup/catalog/catalog.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "jellyfin_backup/archive/archive_format.h"
+#include "jellyfin_backup/archive/sidecar.h"
+#include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/interrupt.h"
+#include "jellyfin_backup/verify/inspect.h"
+
+namespace jb {
+namespace {
+
+// The manifest frame is a few hundred bytes; this leaves room for a large
+// manifest (many excludes) without fetching more than one request's worth.
+constexpr std::uint64_t kHeadBytes = 64 * 1024;
+constexpr std::size_t kHashBlock = 1 << 20;
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool is_candidate(const std::string& name) {
+  return !name.empty() && name[0] != '.' && name.size() > format::kArchiveSuffix.size() &&
+         ends_with(name, format::kArchiveSuffix);
+}
+
+std::string utc_text(std::int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  ::gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Fields to unix time, or nullopt if they are not a real UTC date
+// (timegm normalises Feb 30 to Mar 2; a round trip catches it).
+std::optional<std::int64_t> utc_time(int y, int mo, int d, int h, int mi, int s) {
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return {};
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  std::time_t t = ::timegm(&tm);
+  if (tm.tm_year != y - 1900 || tm.tm_mon != mo - 1 || tm.tm_mday != d) return {};
+  return static_cast<std::int64_t>(t);
+}
+
+// The manifest's "2026-11-25T03:15:00Z".
+std::optional<std::int64_t> parse_created(const std::string& created) {
+  int y, mo, d, h, mi, s;
+  char z = 0;
+  int end = 0;
+  if (std::sscanf(created.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c%n", &y, &mo, &d, &h, &mi, &s, &z,
+                  &end) != 7 ||
+      z != 'Z' || static_cast<std::size_t>(end) != created.size())
+    return {};
+  return utc_time(y, mo, d, h, mi, s);
+}
+
+bool mentions_truncation(const std::string& message) {
+  std::string lower = message;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower.find("truncat") != std::string::npos;
+}
+
+// Progress of --check across the reading threads (a Reporter is not
+// thread-safe).
+class SharedProgress {
+ public:
+  SharedProgress(Reporter& reporter, std::uint64_t files, std::uint64_t bytes)
+      : reporter_(reporter) {
+    progress_.files_total = files;
+    progress_.bytes_total = bytes;
+  }
+  void add(std::uint64_t bytes, std::uint64_t files) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    progress_.bytes_done += bytes;
+    progress_.files_done += files;
+    reporter_.progress(progress_);
+  }
+
+ private:
+  Reporter& reporter_;
+  std::mutex mutex_;
+  Progress progress_;
+};
+
+struct Job {
+  const StoredFile* file;
+  const StoredFile* sidecar;  // null when there is none
+  ArchiveInfo info;
+  bool listed = false;
+  std::exception_ptr failure;  // a store failure, rethrown after the join
+};
+
+// The start of the archive: manifest, or the damage that hides it.
+void read_start(const Store& store, Job& job) {
+  ArchiveInfo& info = job.info;
+  std::optional<GeneratedName> generated = parse_archive_name(info.name);
+  try {
+    std::optional<InspectResult> start;
+    try {
+      auto source = store.open(info.name, kHeadBytes);
+      start = inspect_archive(*source, /*list=*/false);
+    } catch (const Error& e) {
+      // A manifest frame larger than the head we fetched looks truncated;
+      // only the whole file can tell.
+      if (e.kind() != ErrorKind::kDamaged || info.size <= kHeadBytes ||
+          !mentions_truncation(e.what()))
+        throw;
+      auto source = store.open(info.name);
+      start = inspect_archive(*source, /*list=*/false);
+    }
+    info.manifest = std::move(start->manifest);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kDamaged) throw;
+    // A damaged file under a name create generates is ours: list it. Any
+    // other is not a jellyfin-backup archive, and none of our business.
+    if (!generated) return;
+    // The name is shown beside the error; the message names it already.
+    std::string what = e.what();
+    const std::string named = info.name + ": ";
+    if (auto at = what.find(named); at != std::string::npos) what = what.substr(at + named.size());
+    info.error = what;
+  }
+  job.listed = true;
+
+  if (generated) {
+    info.time = generated->time;
+  } else if (auto created = parse_created(info.manifest->created)) {
+    info.time = *created;
+  }
+  info.created = utc_text(info.time);
+  if (generated && generated->version != format::kUnknownVersion) {
+    info.version = generated->version;
+  } else if (info.manifest) {
+    info.version = info.manifest->app_version;
+  }
+}
+
+SidecarState sidecar_state(const Store& store, const Job& job, std::optional<std::string>* hex) {
+  if (!job.sidecar) return SidecarState::kMissing;
+  const std::string& name = job.info.name;
+  auto text = store.read_small(job.sidecar->name, kMaxSidecarBytes);
+  if (!text) return SidecarState::kMissing;  // removed since the listing
+  if (text->size() > kMaxSidecarBytes) return SidecarState::kInvalid;
+  *hex = parse_sidecar(*text, name);
+  if (!*hex) return SidecarState::kInvalid;
+  // Written before the archive's last change: the archive was replaced or
+  // modified after it was verified. Unknown times (0) prove nothing.
+  const StoredFile& archive = *job.file;
+  const StoredFile& sidecar = *job.sidecar;
+  if (archive.mtime != 0 && sidecar.mtime != 0 &&
+      std::make_pair(sidecar.mtime, sidecar.mtime_nsec) <
+          std::make_pair(archive.mtime, archive.mtime_nsec))
+    return SidecarState::kStale;
+  return SidecarState::kMatches;
+}
+
+std::string hash_archive(const Store& store, const std::string& name, SharedProgress& progress) {
+  auto inner = store.open(name);
+  HashingSource source(*inner);
+  std::vector<char> buffer(kHashBlock);
+  while (std::size_t n = source.read(buffer.data(), buffer.size())) {
+    throw_if_interrupted();
+    progress.add(n, 0);
+  }
+  progress.add(0, 1);
+  return source.hex_digest();
+}
+
+void read_one(const Store& store, const CatalogOptions& options, Job& job,
+              SharedProgress& progress) {
+  throw_if_interrupted();
+  read_start(store, job);
+  if (!job.listed) return;
+  std::optional<std::string> hex;
+  job.info.sidecar = sidecar_state(store, job, &hex);
+  // A stale sidecar may still hold the right hash (a copy that did not
+  // keep times); --check settles it either way.
+  if (options.check && hex) {
+    job.info.sidecar = hash_archive(store, job.info.name, progress) == *hex
+                           ? SidecarState::kMatches
+                           : SidecarState::kMismatch;
+  }
+}
+
+}  // namespace
+
+const char* sidecar_state_name(SidecarState state) {
+  switch (state) {
+    case SidecarState::kMissing: return "missing";
+    case SidecarState::kMatches: return "matches";
+    case SidecarState::kStale: return "stale";
+    case SidecarState::kInvalid: return "invalid";
+    case SidecarState::kMismatch: return "mismatch";
+  }
+  return "unknown";
+}
+
+std::optional<GeneratedName> parse_archive_name(const std::string& name) {
+  const std::size_t prefix = format::kArchivePrefix.size();
+  const std::size_t stamp = 16;  // YYYYMMDDTHHMMSSZ
+  const std::size_t suffix = format::kArchiveSuffix.size();
+  if (name.size() < prefix + stamp + 2 + suffix || name.compare(0, prefix, format::kArchivePrefix) != 0 ||
+      !ends_with(name, format::kArchiveSuffix) || name[prefix + stamp] != '_')
+    return {};
+  const std::string s = name.substr(prefix, stamp);
+  for (std::size_t i = 0; i < stamp; ++i) {
+    const bool digit = s[i] >= '0' && s[i] <= '9';
+    if (i == 8 ? s[i] != 'T' : i == 15 ? s[i] != 'Z' : !digit) return {};
+  }
+  auto num = [&](std::size_t at, std::size_t len) { return std::stoi(s.substr(at, len)); };
+  auto time = utc_time(num(0, 4), num(4, 2), num(6, 2), num(9, 2), num(11, 2), num(13, 2));
+  if (!time) return {};
+
+  GeneratedName out;
+  out.time = *time;
+  out.version = name.substr(prefix + stamp + 1, name.size() - prefix - stamp - 1 - suffix);
+  // The characters archive_file_name() lets through; anything else was not
+  // generated by create.
+  for (char c : out.version) {
+    const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '+' || c == '-';
+    if (!safe) return {};
+  }
+  return out;
+}
+
+Catalog read_catalog(const Store& store, const CatalogOptions& options, Reporter& reporter) {
+  const std::vector<StoredFile> files = store.list();
+  std::map<std::string, const StoredFile*> by_name;
+  for (const StoredFile& f : files) by_name[f.name] = &f;
+
+  std::vector<Job> jobs;
+  std::uint64_t check_bytes = 0, check_files = 0;
+  for (const StoredFile& f : files) {
+    if (!is_candidate(f.name)) continue;
+    auto sidecar = by_name.find(sidecar_name(f.name));
+    Job job{&f, sidecar == by_name.end() ? nullptr : sidecar->second, {}, false, nullptr};
+    job.info.name = f.name;
+    job.info.size = f.size;
+    job.info.mtime = f.mtime;
+    if (job.sidecar) {
+      check_bytes += f.size;
+      ++check_files;
+    }
+    jobs.push_back(std::move(job));
+  }
+  SharedProgress progress(reporter, options.check ? check_files : 0, options.check ? check_bytes : 0);
+
+  // Threads take the next archive until none is left; nothing escapes a
+  // thread but through its job's `failure`. After a failure no new archive
+  // is started: the run is going to fail anyway.
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  auto worker = [&] {
+    for (std::size_t i; !failed && (i = next.fetch_add(1)) < jobs.size();) {
+      try {
+        read_one(store, options, jobs[i], progress);
+      } catch (...) {
+        jobs[i].failure = std::current_exception();
+        failed = true;
+      }
+    }
+  };
+  const std::size_t threads =
+      std::min<std::size_t>(jobs.size(), static_cast<std::size_t>(std::max(1, options.parallel)));
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+
+  throw_if_interrupted();
+  Catalog catalog;
+  for (Job& job : jobs) {
+    if (job.failure) std::rethrow_exception(job.failure);
+    if (job.listed) catalog.archives.push_back(std::move(job.info));
+  }
+  std::sort(catalog.archives.begin(), catalog.archives.end(),
+            [](const ArchiveInfo& a, const ArchiveInfo& b) {
+              return a.time != b.time ? a.time > b.time : a.name > b.name;
+            });
+  return catalog;
+}
+
+}  // namespace jb

@@ -1,0 +1,158 @@
+#include "jellyfin_backup/copy/copy.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include "jellyfin_backup/archive/archive_format.h"
+#include "jellyfin_backup/archive/sidecar.h"
+#include "jellyfin_backup/create/create.h"
+#include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/location.h"
+#include "jellyfin_backup/io/store.h"
+
+namespace jb {
+namespace {
+
+// Where the copy goes: a directory and a name, or stdout. The name may
+// wait for the manifest (a copy from stdin into a directory).
+struct Destination {
+  bool to_stdout = false;
+  std::unique_ptr<Store> store;
+  std::optional<std::string> name;
+};
+
+Destination resolve_destination(const std::string& dest_text, const Location& source) {
+  Destination d;
+  const Location dest = parse_location(dest_text);
+  if (dest.is_stdio()) {
+    if (::isatty(STDOUT_FILENO))
+      throw usage_error("refusing to write an archive to a terminal", "redirect stdout, or name a destination");
+    d.to_stdout = true;
+    return d;
+  }
+  OutputTarget target = output_target(dest_text);
+  d.store = open_store(target.dir);
+  d.name = target.name;
+  if (!d.name && !source.is_stdio()) d.name = split_file(source).second;
+  // Refuse before reading anything: an existing archive is never replaced.
+  if (d.name && d.store->stat(*d.name))
+    throw io_error(d.store->display(*d.name), "already exists", 0,
+                   "nothing was copied; an existing file is never overwritten");
+  return d;
+}
+
+// Every byte read from the source goes to the destination too, once the
+// destination is open; bytes read before that (a copy from stdin waits for
+// the manifest to name the file) are held until then.
+class TeeSource : public Source {
+ public:
+  explicit TeeSource(Source& inner) : inner_(inner) {}
+  std::size_t read(void* buffer, std::size_t size) override {
+    std::size_t n = inner_.read(buffer, size);
+    if (sink_) sink_->write(buffer, n);
+    else held_.append(static_cast<const char*>(buffer), n);
+    return n;
+  }
+  const std::string& name() const override { return inner_.name(); }
+  std::optional<std::uint64_t> size() const override { return inner_.size(); }
+
+  void attach(Sink& sink) {
+    sink_ = &sink;
+    sink.write(held_.data(), held_.size());
+    held_.clear();
+    held_.shrink_to_fit();
+  }
+  bool attached() const { return sink_ != nullptr; }
+
+ private:
+  Source& inner_;
+  Sink* sink_ = nullptr;
+  std::string held_;
+};
+
+// Opens the destination when the manifest is known, which names a copy
+// from stdin; tree entries are only verified, never written out.
+class OpenOnManifest : public EntryConsumer {
+ public:
+  OpenOnManifest(Destination& dest, TeeSource& tee) : dest_(dest), tee_(tee) {}
+  void on_manifest(const Manifest& m) override {
+    if (!dest_.to_stdout && !dest_.name) {
+      dest_.name = archive_file_name(parse_created(m.created), m.app_version);
+      if (dest_.store->stat(*dest_.name))
+        throw io_error(dest_.store->display(*dest_.name), "already exists", 0,
+                       "nothing was copied; an existing file is never overwritten");
+    }
+    open();
+  }
+  void begin_entry(archive_entry*) override {}
+  void data(const DataBlock&) override {}
+  void end_entry() override {}
+
+  void open() {
+    if (tee_.attached()) return;
+    if (dest_.to_stdout) sink_ = std::make_unique<FdSink>(STDOUT_FILENO, "stdout");
+    else sink_ = dest_.store->create(*dest_.name);
+    tee_.attach(*sink_);
+  }
+  Sink* sink() { return sink_.get(); }
+
+ private:
+  static std::int64_t parse_created(const std::string& created) {
+    std::tm tm{};
+    if (!::strptime(created.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return std::time(nullptr);
+    return static_cast<std::int64_t>(::timegm(&tm));
+  }
+  Destination& dest_;
+  TeeSource& tee_;
+  std::unique_ptr<Sink> sink_;
+};
+
+}  // namespace
+
+CopyResult copy_archive(const CopyOptions& options, Reporter& reporter) {
+  const auto start = std::chrono::steady_clock::now();
+  CopyResult result;
+  const Location source_location = parse_location(options.source);
+
+  // First, the destination: refused before anything is read if it exists.
+  Destination dest = resolve_destination(options.dest, source_location);
+
+  // Second, stream: source -> hash -> tee (destination) -> Verifier.
+  auto source = open_source(options.source);
+  HashingSource hashed(*source);
+  TeeSource tee(hashed);
+  OpenOnManifest opener(dest, tee);
+  result.source = source->name();
+  result.verify = verify_archive(tee, reporter, &opener);
+  if (!result.verify.ok()) {
+    const auto& r = result.verify;
+    throw damaged_error(source->name() + ": " + describe_problem(r.problems.front()) + "; " +
+                            std::to_string(r.bad_entries) + (r.bad_entries == 1 ? " bad entry" : " bad entries"),
+                        "nothing was copied; the source is damaged, do not restore from it");
+  }
+
+  // Last, only a verified copy gets its final name, and then its sidecar.
+  opener.open();
+  opener.sink()->commit();
+  result.bytes = hashed.bytes();
+  result.xxh128 = hashed.hex_digest();
+  if (dest.to_stdout) {
+    result.dest = "-";
+  } else {
+    result.dest = dest.store->display(*dest.name);
+    try {
+      write_sidecar(*dest.store, *dest.name, result.xxh128);
+      result.sidecar_written = true;
+    } catch (const Error& e) {
+      reporter.warning("the copy is complete, but its sidecar was not written: " + e.full_message());
+    }
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace jb

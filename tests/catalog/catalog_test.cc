@@ -1,0 +1,464 @@
+#include "jellyfin_backup/catalog/catalog.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <ctime>
+#include <filesystem>
+#include <random>
+
+#include "jellyfin_backup/archive/sidecar.h"
+#include "jellyfin_backup/archive/xxh128.h"
+#include "jellyfin_backup/create/create.h"
+#include "jellyfin_backup/io/location.h"
+#include "jellyfin_backup/io/store.h"
+#include "test_util.h"
+
+using jb::ArchiveInfo;
+using jb::archive_file_name;
+using jb::Catalog;
+using jb::CatalogOptions;
+using jb::SidecarState;
+using jb::test::error_of;
+using jb::test::make_dirs;
+using jb::test::RecordingReporter;
+using jb::test::TempDir;
+using jb::test::write_file;
+
+namespace {
+
+std::int64_t utc(int y, int mo, int d, int h = 3, int mi = 15, int s = 0) {
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  return static_cast<std::int64_t>(::timegm(&tm));
+}
+
+// An archive made by create (manifest version `version`), bigger than the
+// 64 KiB head the catalog reads first.
+std::string make_archive(const std::optional<std::string>& version) {
+  TempDir tmp;
+  jb::test::make_sample_trees(tmp.path());
+  std::string noise(100000, '\0');
+  std::mt19937 rng(7);
+  for (char& c : noise) c = static_cast<char>(rng());
+  write_file(tmp / "data/data/noise.bin", noise);
+  make_dirs(tmp / "out");
+  jb::CreateOptions options;
+  options.config_dir = tmp / "config";
+  options.data_dir = tmp / "data";
+  options.output = tmp / "out";
+  options.server_version = version;
+  options.threads = 1;
+  jb::Reporter silent;
+  auto result = jb::create_archive(options, silent);
+  return jb::test::read_file(result.path);
+}
+
+const std::string& archive_v1011() {
+  static const std::string bytes = make_archive(std::string("10.11.0"));
+  return bytes;
+}
+const std::string& archive_unversioned() {
+  static const std::string bytes = make_archive(std::nullopt);
+  return bytes;
+}
+
+void set_mtime(const std::string& path, std::int64_t sec, long nsec = 0) {
+  timespec times[2] = {{sec, nsec}, {sec, nsec}};
+  REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+}
+
+// A backup directory on disk, read through the real local store.
+struct BackupDir {
+  TempDir tmp;
+  std::unique_ptr<jb::Store> store = jb::open_store(jb::parse_location(tmp.path()));
+
+  std::string put(const std::string& name, const std::string& bytes) {
+    write_file(tmp / name, bytes);
+    return name;
+  }
+  std::string put_archive(std::int64_t t, const std::string& version,
+                          const std::string& bytes = archive_v1011()) {
+    return put(archive_file_name(t, version), bytes);
+  }
+  void put_sidecar(const std::string& name, const std::string& bytes) {
+    put(jb::sidecar_name(name), jb::format_sidecar(jb::Xxh128::hex_of(bytes), name));
+  }
+  Catalog read(CatalogOptions options = {}) {
+    RecordingReporter reporter;
+    return jb::read_catalog(*store, options, reporter);
+  }
+};
+
+std::vector<std::string> names_of(const Catalog& c) {
+  std::vector<std::string> names;
+  for (const auto& a : c.archives) names.push_back(a.name);
+  return names;
+}
+
+const ArchiveInfo& find(const Catalog& c, const std::string& name) {
+  for (const auto& a : c.archives)
+    if (a.name == name) return a;
+  FAIL("not listed: " << name);
+  throw std::logic_error("unreachable");
+}
+
+}  // namespace
+
+TEST_CASE("parse_archive_name: the names create generates", "[catalog]") {
+  auto g = jb::parse_archive_name("jellyfin.20261125T031500Z_10.11.0.tar.zst");
+  REQUIRE(g);
+  CHECK(g->time == utc(2026, 11, 25, 3, 15, 0));
+  CHECK(g->version == "10.11.0");
+  g = jb::parse_archive_name("jellyfin.20261125T031500Z_unknown.tar.zst");
+  REQUIRE(g);
+  CHECK(g->version == "unknown");
+
+  // Round trip through the writer, odd version characters included.
+  for (const auto& v : {std::optional<std::string>("10.11.0-rc1+build_2"),
+                        std::optional<std::string>("a/b c"), std::optional<std::string>()}) {
+    const std::string name = archive_file_name(utc(2027, 1, 1, 0, 0, 0), v);
+    auto parsed = jb::parse_archive_name(name);
+    REQUIRE(parsed);
+    CHECK(parsed->time == utc(2027, 1, 1, 0, 0, 0));
+    CHECK(archive_file_name(parsed->time, parsed->version) == name);
+  }
+
+  for (const char* bad : {
+           "jellyfin.20261125T031500Z_.tar.zst",          // no version
+           "jellyfin.20261125T031500Z10.11.0.tar.zst",    // no '_'
+           "jellyfin.20261125T031500_10.11.0.tar.zst",    // no 'Z'
+           "jellyfin.2026112T5031500Z_10.11.0.tar.zst",   // 'T' misplaced
+           "jellyfin.20260230T031500Z_10.11.0.tar.zst",   // Feb 30
+           "jellyfin.20261325T031500Z_10.11.0.tar.zst",   // month 13
+           "jellyfin.20261125T241500Z_10.11.0.tar.zst",   // hour 24
+           "jellyfin.2026112aT031500Z_10.11.0.tar.zst",   // not a digit
+           "jellyfin.20261125T031500Z_10 11.tar.zst",     // a character create replaces
+           "jellyfin.20261125T031500Z_10.11.0.tar.gz",
+           "Jellyfin.20261125T031500Z_10.11.0.tar.zst",
+           "backup.tar.zst",
+           "",
+       }) {
+    INFO(bad);
+    CHECK_FALSE(jb::parse_archive_name(bad));
+  }
+}
+
+TEST_CASE("catalog: lists our archives newest first, with time and version", "[catalog]") {
+  BackupDir dir;
+  const auto older = dir.put_archive(utc(2026, 1, 1), "10.10.7");
+  const auto newer = dir.put_archive(utc(2026, 3, 1), "10.11.0");
+  const auto middle = dir.put_archive(utc(2026, 2, 1), "unknown", archive_unversioned());
+  Catalog c = dir.read();
+  CHECK(names_of(c) == std::vector<std::string>{newer, middle, older});
+
+  const ArchiveInfo& a = c.archives[0];
+  CHECK(a.size == archive_v1011().size());
+  CHECK(a.time == utc(2026, 3, 1));
+  CHECK(a.created == "2026-03-01T03:15:00Z");
+  CHECK(a.version == "10.11.0");
+  REQUIRE(a.manifest);
+  CHECK(a.manifest->app_version == "10.11.0");
+  CHECK_FALSE(a.error);
+  CHECK(a.mtime > 0);
+  CHECK(a.sidecar == SidecarState::kMissing);
+  CHECK_FALSE(a.verified());
+
+  // The name's version wins over the manifest's...
+  CHECK(c.archives[2].version == "10.10.7");
+  // ... unless the name says "unknown": then the manifest's (none here).
+  CHECK_FALSE(c.archives[1].version);
+
+  // Equal times: by name, still "newest first" (the reverse of ascending).
+  const auto twin = dir.put_archive(utc(2026, 3, 1), "10.11.1");
+  c = dir.read();
+  CHECK(names_of(c) == std::vector<std::string>{twin, newer, middle, older});
+}
+
+TEST_CASE("catalog: an archive under another name takes the manifest's time and version",
+          "[catalog]") {
+  BackupDir dir;
+  dir.put("my-backup.tar.zst", archive_v1011());
+  Catalog c = dir.read();
+  REQUIRE(c.archives.size() == 1);
+  const ArchiveInfo& a = c.archives[0];
+  REQUIRE(a.manifest);
+  CHECK(a.created == a.manifest->created);
+  CHECK(a.time > utc(2020, 1, 1));
+  CHECK(a.version == "10.11.0");
+
+  // "unknown" in a generated name: the manifest's version.
+  BackupDir dir2;
+  const auto name = dir2.put_archive(utc(2026, 1, 1), "unknown");
+  CHECK(dir2.read().archives.at(0).version == "10.11.0");
+  CHECK(dir2.read().archives.at(0).time == utc(2026, 1, 1));
+  (void)name;
+}
+
+TEST_CASE("catalog: ignores what is not ours, lists our damaged archives", "[catalog]") {
+  BackupDir dir;
+  const auto good = dir.put_archive(utc(2026, 5, 1), "10.11.0");
+  dir.put("README", "backups of the media server\n");
+  dir.put("foo.tar.gz", archive_v1011());
+  dir.put(".hidden.tar.zst", archive_v1011());
+  dir.put(".tar.zst", archive_v1011());
+  dir.put("other.tar.zst", "some other program's archive");
+  dir.put("empty.tar.zst", "");
+  make_dirs(dir.tmp / "x.tar.zst");
+  make_dirs(dir.tmp / archive_file_name(utc(2026, 7, 1), std::string("10.11.0")));
+  const auto damaged = dir.put(archive_file_name(utc(2026, 6, 1), std::string("10.11.1")),
+                               archive_v1011().substr(0, 40));
+  const auto garbage = dir.put(archive_file_name(utc(2026, 4, 1), std::string("10.10.0")),
+                               "not an archive at all");
+
+  Catalog c = dir.read();
+  CHECK(names_of(c) == std::vector<std::string>{damaged, good, garbage});
+  const ArchiveInfo& d = find(c, damaged);
+  REQUIRE(d.error);
+  // The error says what is wrong; the name stands beside it already.
+  CHECK(d.error->find(damaged) == std::string::npos);
+  CHECK_FALSE(d.error->empty());
+  CHECK_FALSE(d.manifest);
+  CHECK(d.time == utc(2026, 6, 1));
+  CHECK(d.created == "2026-06-01T03:15:00Z");
+  CHECK(d.version == "10.11.1");
+  CHECK(d.size == 40);
+  REQUIRE(find(c, garbage).error);
+  CHECK(find(c, garbage).error->find("not a zstd-compressed file") != std::string::npos);
+  CHECK_FALSE(find(c, good).error);
+}
+
+TEST_CASE("catalog: sidecar states", "[catalog]") {
+  BackupDir dir;
+  const std::string& bytes = archive_v1011();
+  const std::int64_t t0 = utc(2026, 8, 1, 12, 0, 0);
+
+  const auto matches = dir.put_archive(utc(2026, 1, 1), "1");
+  dir.put_sidecar(matches, bytes);
+  set_mtime(dir.tmp / matches, t0);
+  set_mtime(dir.tmp / jb::sidecar_name(matches), t0 + 10);
+
+  const auto same_time = dir.put_archive(utc(2026, 1, 2), "1");
+  dir.put_sidecar(same_time, bytes);
+  set_mtime(dir.tmp / same_time, t0, 500);
+  set_mtime(dir.tmp / jb::sidecar_name(same_time), t0, 500);
+
+  const auto stale = dir.put_archive(utc(2026, 1, 3), "1");
+  dir.put_sidecar(stale, bytes);
+  set_mtime(dir.tmp / stale, t0, 501);
+  set_mtime(dir.tmp / jb::sidecar_name(stale), t0, 500);
+
+  const auto missing = dir.put_archive(utc(2026, 1, 4), "1");
+
+  const auto other_name = dir.put_archive(utc(2026, 1, 5), "1");
+  dir.put(jb::sidecar_name(other_name), jb::format_sidecar(jb::Xxh128::hex_of(bytes), "x.tar.zst"));
+
+  const auto garbage = dir.put_archive(utc(2026, 1, 6), "1");
+  dir.put(jb::sidecar_name(garbage), "hello\n");
+
+  const auto oversized = dir.put_archive(utc(2026, 1, 7), "1");
+  dir.put(jb::sidecar_name(oversized),
+          jb::format_sidecar(jb::Xxh128::hex_of(bytes), oversized) + std::string(5000, '\n'));
+
+  const auto wrong_hash = dir.put_archive(utc(2026, 1, 8), "1");
+  dir.put_sidecar(wrong_hash, bytes + "x");
+
+  // The sidecar of a damaged archive is read like any other.
+  const auto damaged = dir.put_archive(utc(2026, 1, 9), "1", "damaged");
+  dir.put_sidecar(damaged, "damaged");
+
+  // A sidecar whose archive is gone is no archive.
+  dir.put_sidecar(archive_file_name(utc(2026, 1, 10), std::string("1")), bytes);
+
+  Catalog c = dir.read();
+  REQUIRE(c.archives.size() == 9);
+  CHECK(find(c, matches).sidecar == SidecarState::kMatches);
+  CHECK(find(c, matches).verified());
+  CHECK(find(c, same_time).sidecar == SidecarState::kMatches);
+  CHECK(find(c, stale).sidecar == SidecarState::kStale);
+  CHECK(find(c, missing).sidecar == SidecarState::kMissing);
+  CHECK(find(c, other_name).sidecar == SidecarState::kInvalid);
+  CHECK(find(c, garbage).sidecar == SidecarState::kInvalid);
+  CHECK(find(c, oversized).sidecar == SidecarState::kInvalid);
+  // Without --check a wrong hash is not noticed: nothing was hashed.
+  CHECK(find(c, wrong_hash).sidecar == SidecarState::kMatches);
+  CHECK(find(c, damaged).sidecar == SidecarState::kMatches);
+
+  CatalogOptions check;
+  check.check = true;
+  check.parallel = 3;
+  c = dir.read(check);
+  CHECK(find(c, matches).sidecar == SidecarState::kMatches);
+  CHECK(find(c, same_time).sidecar == SidecarState::kMatches);
+  // The bytes still match: the archive was only touched.
+  CHECK(find(c, stale).sidecar == SidecarState::kMatches);
+  CHECK(find(c, missing).sidecar == SidecarState::kMissing);
+  CHECK(find(c, other_name).sidecar == SidecarState::kInvalid);
+  CHECK(find(c, wrong_hash).sidecar == SidecarState::kMismatch);
+  CHECK_FALSE(find(c, wrong_hash).verified());
+  CHECK(find(c, damaged).sidecar == SidecarState::kMatches);
+
+  CHECK(std::string(jb::sidecar_state_name(SidecarState::kStale)) == "stale");
+  CHECK(std::string(jb::sidecar_state_name(SidecarState::kMismatch)) == "mismatch");
+}
+
+TEST_CASE("catalog: the sidecar create writes matches", "[catalog]") {
+  TempDir tmp;
+  jb::test::make_sample_trees(tmp.path());
+  make_dirs(tmp / "out");
+  jb::CreateOptions options;
+  options.config_dir = tmp / "config";
+  options.data_dir = tmp / "data";
+  options.output = tmp / "out";
+  options.threads = 1;
+  jb::Reporter silent;
+  jb::create_archive(options, silent);
+  auto store = jb::open_store(jb::parse_location(tmp / "out"));
+  CatalogOptions check;
+  check.check = true;
+  Catalog c = jb::read_catalog(*store, check, silent);
+  REQUIRE(c.archives.size() == 1);
+  CHECK(c.archives[0].sidecar == SidecarState::kMatches);
+}
+
+TEST_CASE("catalog: the same result however many archives are read at once", "[catalog]") {
+  BackupDir dir;
+  for (int day = 1; day <= 20; ++day) {
+    auto name = dir.put_archive(utc(2026, 1, day), day % 3 ? "10.10.7" : "10.11.0");
+    if (day % 2) dir.put_sidecar(name, archive_v1011());
+  }
+  dir.put(archive_file_name(utc(2026, 2, 1), std::string("x")), "damaged");
+  std::vector<std::string> expected;
+  for (int parallel : {1, 2, 8, 64, 0}) {
+    CatalogOptions options;
+    options.parallel = parallel;
+    options.check = parallel == 2;
+    Catalog c = dir.read(options);
+    REQUIRE(c.archives.size() == 21);
+    if (expected.empty()) expected = names_of(c);
+    CHECK(names_of(c) == expected);
+    CHECK(c.archives[0].error);
+    std::size_t verified = 0;
+    for (const auto& a : c.archives) verified += a.verified();
+    CHECK(verified == 10);
+  }
+}
+
+TEST_CASE("catalog: an empty or missing directory", "[catalog]") {
+  BackupDir dir;
+  CHECK(dir.read().archives.empty());
+  auto store = jb::open_store(jb::parse_location(dir.tmp / "missing"));
+  RecordingReporter reporter;
+  auto e = error_of([&] { jb::read_catalog(*store, {}, reporter); });
+  CHECK(e.kind() == jb::ErrorKind::kUsage);
+}
+
+namespace {
+
+// A store that fails to read one file, as a remote might.
+class FailingOpenStore : public jb::test::ForwardingStore {
+ public:
+  FailingOpenStore(const jb::Store& inner, std::string name)
+      : ForwardingStore(inner), name_(std::move(name)) {}
+  std::unique_ptr<jb::Source> open(const std::string& name,
+                                   std::optional<std::uint64_t> head) const override {
+    if (name == name_) throw jb::io_error("rclone:x:" + name, "cannot read", EIO);
+    return inner_.open(name, head);
+  }
+
+ private:
+  std::string name_;
+};
+
+// A remote that fetches only `cut` bytes whenever a head is asked for:
+// one whose first frame is larger than the head.
+class ShortHeadStore : public jb::test::ForwardingStore {
+ public:
+  ShortHeadStore(const jb::Store& inner, std::size_t cut) : ForwardingStore(inner), cut_(cut) {}
+  std::unique_ptr<jb::Source> open(const std::string& name,
+                                   std::optional<std::uint64_t> head) const override {
+    ++opens;
+    if (!head) return inner_.open(name, head);
+    ++head_opens;
+    return std::make_unique<jb::test::StringSource>(
+        jb::test::read_file(location().path + "/" + name).substr(0, cut_));
+  }
+  mutable std::atomic<int> opens{0}, head_opens{0};
+
+ private:
+  std::size_t cut_;
+};
+
+}  // namespace
+
+TEST_CASE("catalog: a failing store fails the read, from any thread", "[catalog]") {
+  BackupDir dir;
+  std::string bad;
+  for (int day = 1; day <= 12; ++day) {
+    auto name = dir.put_archive(utc(2026, 1, day), "10.11.0");
+    if (day == 7) bad = name;
+  }
+  FailingOpenStore store(*dir.store, bad);
+  RecordingReporter reporter;
+  CatalogOptions options;
+  options.parallel = 4;
+  auto e = error_of([&] { jb::read_catalog(store, options, reporter); });
+  CHECK(e.kind() == jb::ErrorKind::kRuntime);
+  CHECK(std::string(e.what()).find(bad) != std::string::npos);
+}
+
+TEST_CASE("catalog: a head too short for the manifest is read again in full", "[catalog]") {
+  BackupDir dir;
+  const auto name = dir.put_archive(utc(2026, 1, 1), "10.11.0");
+  REQUIRE(archive_v1011().size() > 64 * 1024);
+  const auto small = dir.put("jellyfin.20260102T000000Z_s.tar.zst", archive_v1011().substr(0, 60000));
+  ShortHeadStore store(*dir.store, 100);
+  RecordingReporter reporter;
+  Catalog c = jb::read_catalog(store, {}, reporter);
+  REQUIRE(c.archives.size() == 2);
+  const ArchiveInfo& a = find(c, name);
+  CHECK_FALSE(a.error);
+  REQUIRE(a.manifest);
+  CHECK(a.version == "10.11.0");
+  // The one within the head size is not fetched again: the head was all of it.
+  CHECK(find(c, small).error);
+  CHECK(store.head_opens == 2);
+  CHECK(store.opens == 3);
+}
+
+TEST_CASE("catalog: a remote directory reads like a local one", "[catalog][rclone]") {
+  JB_SKIP_WITHOUT_RCLONE("the remote catalog");
+  BackupDir dir;
+  const auto a = dir.put_archive(utc(2026, 1, 1), "10.10.7");
+  dir.put_sidecar(a, archive_v1011());
+  const auto b = dir.put_archive(utc(2026, 1, 2), "10.11.0");
+  dir.put_sidecar(b, archive_v1011() + "x");
+  const auto damaged = dir.put_archive(utc(2026, 1, 3), "10.11.0", "damaged");
+  dir.put("README", "x");
+  dir.put("other.tar.zst", "x");
+  jb::test::RcloneServer server(dir.tmp.path());
+  auto store = jb::open_store(jb::parse_location(std::string("rclone:") + server.kRemote));
+  RecordingReporter reporter;
+  CatalogOptions options;
+  options.check = true;
+  Catalog c = jb::read_catalog(*store, options, reporter);
+  REQUIRE(names_of(c) == std::vector<std::string>{damaged, b, a});
+  CHECK(c.archives[0].error);
+  CHECK(c.archives[1].version == "10.11.0");
+  REQUIRE(c.archives[1].manifest);
+  CHECK(c.archives[1].sidecar == SidecarState::kMismatch);
+  CHECK(c.archives[2].sidecar == SidecarState::kMatches);
+  CHECK(c.archives[2].size == archive_v1011().size());
+
+  // Without --check the remote's mtimes decide: the sidecar came after.
+  c = jb::read_catalog(*store, {}, reporter);
+  CHECK(c.archives[2].sidecar == SidecarState::kMatches);
+  CHECK(c.archives[1].sidecar == SidecarState::kMatches);
+}

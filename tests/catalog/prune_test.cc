@@ -1,0 +1,306 @@
+#include "jellyfin_backup/catalog/prune.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <set>
+
+#include "jellyfin_backup/archive/sidecar.h"
+#include "jellyfin_backup/archive/xxh128.h"
+#include "jellyfin_backup/create/create.h"
+#include "jellyfin_backup/io/location.h"
+#include "jellyfin_backup/io/store.h"
+#include "test_util.h"
+
+using jb::archive_file_name;
+using jb::PruneOptions;
+using jb::PruneResult;
+using jb::test::error_of;
+using jb::test::make_dirs;
+using jb::test::RecordingReporter;
+using jb::test::TempDir;
+using jb::test::write_file;
+
+namespace {
+
+// Noon UTC: the same calendar day in any zone a test machine is likely in.
+std::int64_t day(int y, int mo, int d) {
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = 12;
+  return static_cast<std::int64_t>(::timegm(&tm));
+}
+
+const std::string& sample_archive() {
+  static const std::string bytes = [] {
+    TempDir tmp;
+    jb::test::make_sample_trees(tmp.path());
+    make_dirs(tmp / "out");
+    jb::CreateOptions options;
+    options.config_dir = tmp / "config";
+    options.data_dir = tmp / "data";
+    options.output = tmp / "out";
+    options.server_version = "10.11.0";
+    options.threads = 1;
+    jb::Reporter silent;
+    return jb::test::read_file(jb::create_archive(options, silent).path);
+  }();
+  return bytes;
+}
+
+struct BackupDir {
+  TempDir tmp;
+  std::unique_ptr<jb::Store> store = jb::open_store(jb::parse_location(tmp.path()));
+
+  // An archive and its sidecar.
+  std::string add(std::int64_t t, const std::string& version,
+                  const std::string& bytes = sample_archive()) {
+    const std::string name = archive_file_name(t, version);
+    write_file(tmp / name, bytes);
+    write_file(tmp / jb::sidecar_name(name), jb::format_sidecar(jb::Xxh128::hex_of(bytes), name));
+    return name;
+  }
+  std::set<std::string> files() const {
+    std::set<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(tmp.path()))
+      names.insert(e.path().filename().string());
+    return names;
+  }
+  bool has(const std::string& name) const { return files().count(name) > 0; }
+};
+
+PruneResult prune(const jb::Store& store, const jb::RetentionPolicy& policy, bool dry_run = false) {
+  PruneOptions options;
+  options.policy = policy;
+  options.dry_run = dry_run;
+  RecordingReporter reporter;
+  return jb::prune_store(store, options, reporter);
+}
+
+jb::RetentionPolicy keep_last(int n) {
+  jb::RetentionPolicy p;
+  p.last = n;
+  return p;
+}
+
+// A store whose list() must never be called.
+class UntouchableStore : public jb::test::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  std::vector<jb::StoredFile> list() const override { FAIL("the store was listed"); return {}; }
+  void remove(const std::string&) const override { FAIL("something was removed"); }
+};
+
+// A store that cannot delete some files.
+class FailingRemoveStore : public jb::test::ForwardingStore {
+ public:
+  FailingRemoveStore(const jb::Store& inner, std::set<std::string> fail)
+      : ForwardingStore(inner), fail_(std::move(fail)) {}
+  void remove(const std::string& name) const override {
+    if (fail_.count(name)) throw jb::io_error(name, "cannot delete", EACCES);
+    inner_.remove(name);
+  }
+
+ private:
+  std::set<std::string> fail_;
+};
+
+}  // namespace
+
+TEST_CASE("prune: an empty policy deletes nothing and touches nothing", "[prune]") {
+  BackupDir dir;
+  dir.add(day(2026, 1, 1), "10.11.0");
+  dir.add(day(2026, 1, 2), "10.11.0");
+  const auto before = dir.files();
+  UntouchableStore store(*dir.store);
+  auto e = error_of([&] { prune(store, {}); });
+  CHECK(e.kind() == jb::ErrorKind::kUsage);
+  CHECK(std::string(e.what()) == "no --keep-* policy given: nothing was deleted");
+  CHECK(e.hint().find("--keep-last") != std::string::npos);
+  CHECK(dir.files() == before);
+}
+
+TEST_CASE("prune: removes what the policy does not keep, with the sidecars", "[prune]") {
+  BackupDir dir;
+  std::vector<std::string> names;
+  for (int d = 1; d <= 5; ++d) names.push_back(dir.add(day(2026, 1, d), "10.11.0"));
+  write_file(dir.tmp / "README", "hi\n");
+  write_file(dir.tmp / "foo.tar.gz", sample_archive());
+  write_file(dir.tmp / ".x.tar.zst", sample_archive());
+  write_file(dir.tmp / "other.tar.zst", "not ours");
+  make_dirs(dir.tmp / "x.tar.zst");
+
+  PruneResult r = prune(*dir.store, keep_last(2));
+  REQUIRE(r.archives.size() == 5);
+  CHECK(r.unreadable.empty());
+  CHECK_FALSE(r.failed());
+  // Newest first.
+  CHECK(r.archives[0].info.name == names[4]);
+  CHECK(r.archives[0].keep);
+  CHECK(r.archives[0].reasons == std::vector<std::string>{"last"});
+  CHECK(r.archives[1].keep);
+  for (int i = 2; i < 5; ++i) {
+    CHECK_FALSE(r.archives[i].keep);
+    CHECK(r.archives[i].removed);
+    CHECK(r.archives[i].error.empty());
+    CHECK(r.archives[i].reasons.empty());
+  }
+  CHECK(r.freed_bytes == 3 * sample_archive().size());
+
+  CHECK(dir.files() == std::set<std::string>{names[3], jb::sidecar_name(names[3]), names[4],
+                                             jb::sidecar_name(names[4]), "README", "foo.tar.gz",
+                                             ".x.tar.zst", "other.tar.zst", "x.tar.zst"});
+}
+
+TEST_CASE("prune: --dry-run removes nothing but says what it would", "[prune]") {
+  BackupDir dir;
+  for (int d = 1; d <= 4; ++d) dir.add(day(2026, 2, d), "10.11.0");
+  const auto before = dir.files();
+  PruneResult r = prune(*dir.store, keep_last(1), /*dry_run=*/true);
+  CHECK(dir.files() == before);
+  REQUIRE(r.archives.size() == 4);
+  CHECK(std::count_if(r.archives.begin(), r.archives.end(), [](auto& a) { return a.keep; }) == 1);
+  for (const auto& a : r.archives) CHECK_FALSE(a.removed);
+  CHECK(r.freed_bytes == 3 * sample_archive().size());
+  CHECK_FALSE(r.failed());
+}
+
+TEST_CASE("prune: unreadable archives are reported and never removed", "[prune]") {
+  BackupDir dir;
+  const auto old_damaged = dir.add(day(2025, 1, 1), "10.10.0", "truncated");
+  const auto a = dir.add(day(2026, 1, 1), "10.11.0");
+  const auto b = dir.add(day(2026, 1, 2), "10.11.0");
+  const auto new_damaged = dir.add(day(2026, 1, 3), "10.11.0", sample_archive().substr(0, 50));
+
+  PruneResult r = prune(*dir.store, keep_last(1));
+  REQUIRE(r.unreadable.size() == 2);
+  CHECK(r.unreadable[0].name == new_damaged);
+  CHECK(r.unreadable[1].name == old_damaged);
+  CHECK(r.unreadable[0].error);
+  // The newest readable archive counts as the newest: a damaged newer one
+  // does not make it deletable.
+  REQUIRE(r.archives.size() == 2);
+  CHECK(r.archives[0].info.name == b);
+  CHECK(r.archives[0].keep);
+  CHECK_FALSE(r.archives[1].keep);
+  CHECK(r.archives[1].removed);
+  CHECK(dir.has(old_damaged));
+  CHECK(dir.has(new_damaged));
+  CHECK(dir.has(jb::sidecar_name(old_damaged)));
+  CHECK(dir.has(b));
+  CHECK_FALSE(dir.has(a));
+  CHECK_FALSE(dir.has(jb::sidecar_name(a)));
+}
+
+TEST_CASE("prune: --keep-version-change keeps the newest archive of each version", "[prune]") {
+  BackupDir dir;
+  std::vector<std::string> v1010, v1011;
+  for (int d = 1; d <= 3; ++d) v1010.push_back(dir.add(day(2026, 3, d), "10.10.7"));
+  for (int d = 4; d <= 6; ++d) v1011.push_back(dir.add(day(2026, 3, d), "10.11.0"));
+  jb::RetentionPolicy policy;
+  policy.version_change = true;
+  PruneResult r = prune(*dir.store, policy);
+  REQUIRE(r.archives.size() == 6);
+  CHECK(r.archives[0].info.name == v1011[2]);
+  CHECK(r.archives[0].reasons == std::vector<std::string>{"version 10.11.0"});
+  CHECK(r.archives[3].info.name == v1010[2]);
+  CHECK(r.archives[3].reasons == std::vector<std::string>{"version 10.10.7"});
+  CHECK(dir.files() == std::set<std::string>{v1010[2], jb::sidecar_name(v1010[2]), v1011[2],
+                                             jb::sidecar_name(v1011[2])});
+}
+
+TEST_CASE("prune: the newest archive is never removed", "[prune]") {
+  BackupDir dir;
+  const auto versioned = dir.add(day(2026, 4, 1), "10.11.0");
+  // A generated name with "unknown" and a manifest that names no version.
+  TempDir src;
+  jb::test::make_sample_trees(src.path());
+  const auto newest = dir.add(day(2026, 4, 2), "unknown", jb::test::archive_bytes_of(src.path()));
+  jb::RetentionPolicy policy;
+  policy.version_change = true;
+  PruneResult r = prune(*dir.store, policy);
+  REQUIRE(r.archives.size() == 2);
+  CHECK(r.archives[0].info.name == newest);
+  CHECK(r.archives[0].keep);
+  CHECK(r.archives[0].reasons == std::vector<std::string>{"newest"});
+  CHECK(r.archives[1].keep);
+  CHECK(dir.has(newest));
+  CHECK(dir.has(versioned));
+}
+
+TEST_CASE("prune: a failing deletion is recorded and the rest go on", "[prune]") {
+  BackupDir dir;
+  std::vector<std::string> names;
+  for (int d = 1; d <= 5; ++d) names.push_back(dir.add(day(2026, 5, d), "10.11.0"));
+  // names[1]'s archive cannot be removed; names[2]'s sidecar cannot.
+  FailingRemoveStore store(*dir.store, {names[1], jb::sidecar_name(names[2])});
+  PruneResult r = prune(store, keep_last(2));
+  CHECK(r.failed());
+  REQUIRE(r.archives.size() == 5);
+  const auto& blocked = r.archives[3];
+  CHECK(blocked.info.name == names[1]);
+  CHECK_FALSE(blocked.removed);
+  CHECK(blocked.error.find("cannot delete") != std::string::npos);
+  const auto& half = r.archives[2];
+  CHECK(half.info.name == names[2]);
+  CHECK(half.removed);
+  CHECK(half.error.find(jb::sidecar_name(names[2])) != std::string::npos);
+  CHECK(r.archives[4].removed);
+  CHECK(r.archives[4].error.empty());
+  CHECK(r.freed_bytes == 2 * sample_archive().size());
+
+  CHECK(dir.has(names[1]));
+  CHECK(dir.has(jb::sidecar_name(names[1])));
+  CHECK_FALSE(dir.has(names[2]));
+  CHECK(dir.has(jb::sidecar_name(names[2])));
+  CHECK_FALSE(dir.has(names[0]));
+}
+
+TEST_CASE("prune: daily rules over real archives", "[prune]") {
+  // Days are local days; 11:00 and 13:00 UTC must share one.
+  const char* old_tz = std::getenv("TZ");
+  const std::string saved = old_tz ? old_tz : "";
+  ::setenv("TZ", "UTC", 1);
+  ::tzset();
+  struct Restore {
+    bool had;
+    std::string value;
+    ~Restore() {
+      if (had) ::setenv("TZ", value.c_str(), 1);
+      else ::unsetenv("TZ");
+      ::tzset();
+    }
+  } restore{old_tz != nullptr, saved};
+  BackupDir dir;
+  // Two archives a day for four days; --keep-daily 2 keeps the newest of the
+  // two newest days.
+  std::vector<std::string> names;
+  for (int d = 1; d <= 4; ++d) {
+    names.push_back(dir.add(day(2026, 6, d) - 3600, "10.11.0"));
+    names.push_back(dir.add(day(2026, 6, d) + 3600, "10.11.0"));
+  }
+  jb::RetentionPolicy policy;
+  policy.daily = 2;
+  PruneResult r = prune(*dir.store, policy);
+  std::set<std::string> kept;
+  for (const auto& a : r.archives)
+    if (a.keep) kept.insert(a.info.name);
+  CHECK(kept == std::set<std::string>{names[7], names[5]});
+  CHECK(dir.files() == std::set<std::string>{names[7], jb::sidecar_name(names[7]), names[5],
+                                             jb::sidecar_name(names[5])});
+}
+
+TEST_CASE("prune: an empty directory", "[prune]") {
+  BackupDir dir;
+  PruneResult r = prune(*dir.store, keep_last(1));
+  CHECK(r.archives.empty());
+  CHECK(r.unreadable.empty());
+  CHECK(r.freed_bytes == 0);
+  CHECK_FALSE(r.failed());
+}
