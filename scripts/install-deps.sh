@@ -10,6 +10,8 @@ packages=(
   libarchive-dev libzstd-dev libxxhash-dev libcxxopts-dev nlohmann-json3-dev catch2
   # tests and the demo: the standard tools a user recovers with
   python3 tar zstd xxhash attr util-linux man-db
+  # offsite copies (rclone:REMOTE:path locations); the tests serve WebDAV with it on loopback
+  rclone
 )
 
 missing=()

@@ -29,8 +29,14 @@ constexpr const char* kUsage =
     "  restore  verify an archive into staging, then swap it in atomically\n"
     "  recover  finish or undo an interrupted restore\n"
     "  where    show where the Jellyfin install keeps its trees, its version, if it runs\n"
+    "  list     list the archives of a backup directory, newest first\n"
+    "  prune    delete the archives a retention policy does not keep\n"
+    "  copy     copy an archive anywhere, verifying it while it streams\n"
     "\n"
-    "Every command takes --json, --quiet and --help.\n"
+    "Archives and backup directories may be local paths or rclone remotes\n"
+    "(rclone:REMOTE:path); default flags come from /etc/jellyfin-backup.conf.\n"
+    "\n"
+    "Every command takes --json, --quiet, --config-file and --help.\n"
     "  jellyfin-backup --version   print the version\n"
     "Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 archive damaged or unsafe,\n"
     "4 refused for safety. See man jellyfin-backup.\n";
@@ -42,6 +48,14 @@ bool wants_json(int argc, char** argv) {
 }
 
 bool writes_archive_to_stdout(int argc, char** argv) {
+  // copy SRC -: the second positional argument.
+  if (argc > 1 && std::strcmp(argv[1], "copy") == 0) {
+    int positional = 0;
+    for (int i = 2; i < argc; ++i) {
+      if (argv[i][0] == '-' && argv[i][1] != '\0') continue;
+      if (++positional == 2) return std::strcmp(argv[i], "-") == 0;
+    }
+  }
   for (int i = 1; i + 1 < argc; ++i)
     if (std::strcmp(argv[i], "--output") == 0 && std::strcmp(argv[i + 1], "-") == 0) return true;
   for (int i = 1; i < argc; ++i)
@@ -68,6 +82,9 @@ int run(const std::string& command, int argc, char** argv) {
   if (command == "restore") return jb::cli::cmd_restore(argc, argv);
   if (command == "recover") return jb::cli::cmd_recover(argc, argv);
   if (command == "where") return jb::cli::cmd_where(argc, argv);
+  if (command == "list") return jb::cli::cmd_list(argc, argv);
+  if (command == "prune") return jb::cli::cmd_prune(argc, argv);
+  if (command == "copy") return jb::cli::cmd_copy(argc, argv);
   throw jb::usage_error("unknown command '" + command + "'",
                         "run `jellyfin-backup --help` for the list of commands");
 }

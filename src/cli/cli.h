@@ -22,6 +22,9 @@ int cmd_inspect(int argc, char** argv);
 int cmd_restore(int argc, char** argv);
 int cmd_recover(int argc, char** argv);
 int cmd_where(int argc, char** argv);
+int cmd_list(int argc, char** argv);
+int cmd_prune(int argc, char** argv);
+int cmd_copy(int argc, char** argv);
 
 // Flags every command takes.
 struct CommonFlags {
@@ -31,6 +34,8 @@ struct CommonFlags {
 
 // "1.5 GiB"
 std::string human_bytes(std::uint64_t bytes);
+// "2026-11-25T03:15:00Z" as tables show it: "2026-11-25 03:15:00Z".
+std::string table_time(const std::string& iso);
 
 // Warnings on stderr, and a throttled progress line when stderr is a
 // terminal (never with --quiet). Keeps warnings for --json.

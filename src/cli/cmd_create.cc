@@ -16,7 +16,8 @@ int cmd_create(int argc, char** argv) {
                            "--container or --stop-cmd/--start-cmd stop and start it.");
   options.custom_help("--output PATH [--data DIR --config DIR] [options]");
   options.add_options()
-      ("output", "Directory (archive gets a dated name), file path, or - for stdout",
+      ("output", "Directory (archive gets a dated name), file path, - for stdout, or an rclone "
+                 "remote (rclone:REMOTE:path)",
        cxxopts::value<std::string>(), "PATH")
       ("server-version", "Jellyfin version the trees belong to (recorded, and put in the name)",
        cxxopts::value<std::string>(), "V")
@@ -64,6 +65,9 @@ int cmd_create(int argc, char** argv) {
   opts.stop_hint = stop_hint(install.type);
   // Outlives the server window: a start after a failure reports through it.
   ConsoleReporter reporter(flags, "create");
+  // Held until the server is started again (declared before it).
+  const auto tree_locks = lock_install(install, "create", reporter);
+  const auto dir_lock = to_stdout ? std::nullopt : lock_backup_dir(output_target(opts.output).dir, "create", reporter);
   ServerWindow server(*parsed, "create");
 
   opts.stop_grace_seconds = server.stop(reporter);
@@ -79,6 +83,7 @@ int cmd_create(int argc, char** argv) {
     print_json({{"command", "create"},
                 {"ok", true},
                 {"path", result.path},
+                {"sidecar", result.sidecar.empty() ? nlohmann::json() : nlohmann::json(result.sidecar)},
                 {"bytes_in", result.bytes_in},
                 {"bytes_out", result.bytes_out},
                 {"tar_bytes", result.tar_bytes},

@@ -22,6 +22,7 @@ int cmd_recover(int argc, char** argv) {
   const std::string config = install.config.path;
 
   ConsoleReporter reporter(flags, "recover");
+  const auto tree_locks = lock_install(install, "recover", reporter);
   RecoverResult r = recover(data, config, reporter);
   const char* outcome = r.outcome == RecoverResult::Outcome::kCompleted     ? "completed"
                         : r.outcome == RecoverResult::Outcome::kRolledBack ? "rolled_back"

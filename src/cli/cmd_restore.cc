@@ -51,7 +51,7 @@ int cmd_restore(int argc, char** argv) {
                            "--stop-cmd/--start-cmd stop and start it.");
   options.custom_help("ARCHIVE|- [--data DIR --config DIR] [options]");
   options.add_options()
-      ("archive", "Archive to restore, or - for stdin", cxxopts::value<std::string>())
+      ("archive", "Archive to restore: a path, - for stdin, or rclone:REMOTE:path", cxxopts::value<std::string>())
       ("only", "Restore one tree only: data or config", cxxopts::value<std::string>(), "TREE")
       ("dry-run", "Extract and verify into staging, report what would change, change nothing")
       ("keep-old", "Keep the replaced trees as <target>.bak-<UTC stamp> (the default)")
@@ -93,6 +93,8 @@ int cmd_restore(int argc, char** argv) {
   opts.stop_hint = stop_hint(install.type);
   // Outlives the server window: a start after a failure reports through it.
   ConsoleReporter reporter(flags, "restore");
+  // Held until the server is started again (declared before it).
+  const auto tree_locks = lock_install(install, "restore", reporter);
   ServerWindow server(*parsed, "restore");
 
   // A mistyped archive path must not cost a stopped server.

@@ -7,7 +7,8 @@ namespace jb::cli {
 namespace {
 
 
-nlohmann::json to_json(const std::string& archive, const VerifyResult& r) {
+nlohmann::json to_json(const std::string& archive, const LocationVerified& v) {
+  const VerifyResult& r = v.result;
   nlohmann::json problems = nlohmann::json::array();
   for (const auto& p : r.problems)
     problems.push_back({{"path", p.path}, {"problem", p.problem}, {"expected", p.expected},
@@ -21,7 +22,9 @@ nlohmann::json to_json(const std::string& archive, const VerifyResult& r) {
                         {"frames", r.frames},
                         {"bad_entries", r.bad_entries},
                         {"problems", problems},
-                        {"manifest", r.manifest ? r.manifest->to_json() : nlohmann::json()}};
+                        {"manifest", r.manifest ? r.manifest->to_json() : nlohmann::json()},
+                        {"xxh128", r.ok() ? nlohmann::json(v.xxh128) : nlohmann::json()},
+                        {"sidecar", v.sidecar ? nlohmann::json(*v.sidecar) : nlohmann::json()}};
   if (!r.ok()) {
     out["exit_code"] = static_cast<int>(ErrorKind::kDamaged);
     out["error"] = archive + ": " + describe_problem(r.problems.front());
@@ -34,9 +37,11 @@ nlohmann::json to_json(const std::string& archive, const VerifyResult& r) {
 int cmd_verify(int argc, char** argv) {
   cxxopts::Options options("jellyfin-backup verify",
                            "Check an archive end to end: zstd frame checksums, tar structure, the "
-                           "manifest, and every file against CHECKSUMS.xxh128.");
+                           "manifest, and every file against CHECKSUMS.xxh128.\nAn intact archive file "
+                           "gets its sidecar ARCHIVE.xxh128 (the whole file's xxh128sum) written.");
   options.custom_help("ARCHIVE|- [options]");
-  options.add_options()("archive", "Archive to check, or - for stdin", cxxopts::value<std::string>());
+  options.add_options()("archive", "Archive to check: a path, - for stdin, or rclone:REMOTE:path",
+                        cxxopts::value<std::string>());
   options.parse_positional({"archive"});
   options.positional_help("");  // custom_help already names it
   add_common_flags(options);
@@ -47,12 +52,12 @@ int cmd_verify(int argc, char** argv) {
     throw flag_error("verify", "name the archive to verify (or - for stdin)");
   const std::string archive = (*parsed)["archive"].as<std::string>();
 
-  auto source = open_source(archive);
   ConsoleReporter reporter(flags, "verify");
-  VerifyResult result = verify_archive(*source, reporter);
+  const LocationVerified verified = verify_location(archive, reporter);
+  const VerifyResult& result = verified.result;
   reporter.clear_line();
 
-  if (flags.json) print_json(to_json(archive, result));
+  if (flags.json) print_json(to_json(archive, verified));
   if (!result.ok()) {
     std::fprintf(stderr,
                  "jellyfin-backup: error: %s: %s; %llu bad %s (--json lists them all): the "

@@ -21,6 +21,12 @@ std::string human_bytes(std::uint64_t bytes) {
   return buf;
 }
 
+std::string table_time(const std::string& iso) {
+  std::string t = iso;
+  if (t.size() > 10 && t[10] == 'T') t[10] = ' ';
+  return t;
+}
+
 ConsoleReporter::ConsoleReporter(const CommonFlags& flags, std::string verb)
     : show_progress_(!flags.quiet && ::isatty(STDERR_FILENO)),
       verb_(std::move(verb)),

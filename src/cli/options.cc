@@ -1,30 +1,141 @@
 #include "cli/options.h"
 
+#include <algorithm>
 #include <iostream>
+#include <map>
+#include <set>
+
+#include "cli/config_file.h"
 
 namespace jb::cli {
+namespace {
+
+// Flags that exclude each other: one given on the command line drops the
+// config file's whole group.
+const std::vector<std::set<std::string>>& exclusive_groups() {
+  static const std::vector<std::set<std::string>> kGroups = {
+      {"service", "container", "stop-cmd", "start-cmd"},
+      {"keep-old", "discard-old"},
+  };
+  return kGroups;
+}
+
+struct OptionInfo {
+  bool is_boolean = false;
+  bool is_container = false;
+};
+
+std::map<std::string, OptionInfo> accepted_options(const cxxopts::Options& options) {
+  std::map<std::string, OptionInfo> out;
+  for (const auto& group : options.groups())
+    for (const auto& o : options.group_help(group).options)
+      for (const auto& name : o.l) out[name] = {o.is_boolean, o.is_container};
+  return out;
+}
+
+cxxopts::ParseResult parse_argv(cxxopts::Options& options, const std::string& command,
+                                const std::vector<std::string>& args, const std::string& from) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  try {
+    return options.parse(static_cast<int>(args.size()), argv.data());
+  } catch (const cxxopts::exceptions::exception& e) {
+    if (from.empty()) throw flag_error(command, e.what());
+    throw usage_error(std::string(e.what()) + " (a setting in " + from + ")",
+                      "fix " + from + ", or run with --config-file none");
+  }
+}
+
+// The command-line arguments the config file adds for `command`: each
+// setting the command takes and the command line did not give.
+std::vector<std::string> config_arguments(const ConfigFile& config, const std::string& command,
+                                          const cxxopts::Options& options,
+                                          const cxxopts::ParseResult& cli) {
+  const auto accepted = accepted_options(options);
+  std::set<std::string> given;
+  for (const auto& [name, info] : accepted)
+    if (name != "help" && cli.count(name)) given.insert(name);
+  for (const auto& group : exclusive_groups())
+    for (const auto& name : group)
+      if (given.count(name)) given.insert(group.begin(), group.end());
+
+  // A setting in the command's own section overrides the same key outside.
+  std::map<std::string, std::vector<const ConfigSetting*>> chosen;
+  std::set<std::string> from_section;
+  for (const auto& s : config.settings) {
+    if (!s.section.empty() && s.section != command) continue;
+    std::string key = s.key;
+    // `list DIR` and `prune DIR` default to where create writes.
+    if (key == "output" && accepted.count("dir") && !accepted.count("output")) key = "dir";
+    if (!accepted.count(key)) {
+      if (!s.section.empty())
+        throw usage_error(config.path + ":" + std::to_string(s.line) + ": `" + command + "` takes no --" + s.key,
+                          "move the line out of [" + command + "], or run with --config-file none");
+      continue;
+    }
+    if (given.count(key)) continue;
+    if (!s.section.empty() && !from_section.count(key)) {
+      chosen[key].clear();
+      from_section.insert(key);
+    } else if (s.section.empty() && from_section.count(key)) {
+      continue;
+    }
+    chosen[key].push_back(&s);
+  }
+
+  std::vector<std::string> args;
+  for (const auto& [key, settings] : chosen) {
+    const OptionInfo& info = accepted.at(key);
+    if (info.is_boolean) {
+      const ConfigSetting& s = *settings.back();
+      auto on = parse_switch(s.value);
+      if (!on)
+        throw usage_error(config.path + ":" + std::to_string(s.line) + ": " + s.key + " = " + s.value +
+                              ": expected yes or no",
+                          "fix the line, or run with --config-file none");
+      if (*on) args.push_back("--" + key);
+    } else if (info.is_container) {
+      for (const auto* s : settings) args.push_back("--" + key + "=" + s->value);
+    } else {
+      args.push_back("--" + key + "=" + settings.back()->value);
+    }
+  }
+  return args;
+}
+
+}  // namespace
 
 void add_common_flags(cxxopts::Options& options) {
   options.add_options("Output")
       ("json", "Print one JSON object on stdout at the end (also on failure)")
       ("quiet", "Print nothing but warnings and errors")
+      ("config-file", "Read default flags from FILE (default /etc/jellyfin-backup.conf; none: no file)",
+       cxxopts::value<std::string>(), "FILE")
       ("h,help", "Show this help");
 }
 
 std::optional<cxxopts::ParseResult> parse_flags(cxxopts::Options& options, const std::string& command,
                                                 int argc, char** argv) {
-  cxxopts::ParseResult result;
-  try {
-    result = options.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    throw flag_error(command, e.what());
-  }
+  std::vector<std::string> args(argv, argv + argc);
+  cxxopts::ParseResult result = parse_argv(options, command, args, "");
   if (result.count("help")) {
     std::cout << options.help({"", "Install", "Server", "Output"});
     return std::nullopt;
   }
   if (!result.unmatched().empty())
     throw flag_error(command, "unexpected argument '" + result.unmatched().front() + "'");
+
+  std::optional<std::string> config_path;
+  if (result.count("config-file")) config_path = result["config-file"].as<std::string>();
+  if (auto config = load_config(config_path)) {
+    std::vector<std::string> extra = config_arguments(*config, command, options, result);
+    if (!extra.empty()) {
+      // Options before the positional arguments, which may follow a "--".
+      args.insert(args.begin() + 1, extra.begin(), extra.end());
+      result = parse_argv(options, command, args, config->path);
+    }
+  }
   return result;
 }
 

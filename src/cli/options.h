@@ -80,3 +80,30 @@ std::optional<DetectedVersion> server_version_from(const cxxopts::ParseResult& r
                                                    const Install& install, VersionUse use);
 
 }  // namespace jb::cli
+
+#include "jellyfin_backup/io/location.h"
+#include "jellyfin_backup/io/lock_file.h"
+
+namespace jb {
+struct ArchiveInfo;
+class Store;
+}  // namespace jb
+
+namespace jb::cli {
+
+// The DIR argument of list and prune (from the config file's `output` when
+// not given).
+Location backup_dir_from(const cxxopts::ParseResult& parsed, const std::string& command);
+// One archive of a backup directory, as list and prune show it in --json.
+nlohmann::json archive_json(const Store& store, const ArchiveInfo& archive);
+
+// The locks a command holds for as long as it runs. Taken first, before any
+// stop command: a second run that is refused must not stop or start the
+// server under the first.
+std::vector<LockFile> lock_install(const Install& install, const std::string& command, Reporter& reporter);
+// The lock of a backup directory (local or remote) that `command` writes
+// to. A local directory that does not exist is not locked: the command's
+// own check says what to do about it.
+std::optional<LockFile> lock_backup_dir(const Location& dir, const std::string& command, Reporter& reporter);
+
+}  // namespace jb::cli

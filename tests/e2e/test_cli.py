@@ -16,6 +16,11 @@ COMMAND_FLAGS = {
     "restore": ["--data", "--config", "--only", "--dry-run", "--keep-old", "--discard-old",
                 "--server-version", "--force", "--json", "--quiet", "--help"],
     "recover": ["--data", "--config", "--json", "--quiet", "--help"],
+    "where": ["--install", "--root", "--json", "--help"],
+    "list": ["--check", "--json", "--quiet", "--config-file", "--help"],
+    "prune": ["--keep-last", "--keep-hourly", "--keep-daily", "--keep-weekly", "--keep-monthly",
+              "--keep-yearly", "--keep-version-change", "--dry-run", "--json", "--quiet", "--help"],
+    "copy": ["--json", "--quiet", "--help"],
 }
 MAN_PAGE = u.REPO_ROOT / "man" / "jellyfin-backup.1"
 FLAG_RE = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")

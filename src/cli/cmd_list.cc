@@ -1,0 +1,125 @@
+#include <cstdio>
+#include <ctime>
+
+#include "cli/options.h"
+#include "jellyfin_backup/catalog/catalog.h"
+#include "jellyfin_backup/io/store.h"
+
+namespace jb::cli {
+namespace {
+
+// "yes", or why not: what the VERIFIED column shows.
+const char* verified_text(const ArchiveInfo& a) {
+  if (a.error) return "DAMAGED";
+  switch (a.sidecar) {
+    case SidecarState::kMatches: return "yes";
+    case SidecarState::kMissing: return "no sidecar";
+    case SidecarState::kStale: return "stale";
+    case SidecarState::kInvalid: return "bad sidecar";
+    case SidecarState::kMismatch: return "MISMATCH";
+  }
+  return "?";
+}
+
+void print_table(const Location& where, const Catalog& catalog) {
+  if (catalog.archives.empty()) {
+    std::printf("No archives in %s.\n", where.display().c_str());
+    return;
+  }
+  std::uint64_t total = 0;
+  for (const auto& a : catalog.archives) total += a.size;
+  std::printf("%s: %zu %s, %s (newest first)\n", where.display().c_str(), catalog.archives.size(),
+              catalog.archives.size() == 1 ? "archive" : "archives", human_bytes(total).c_str());
+  std::printf("%-20s  %-10s  %10s  %7s  %-11s  %s\n", "CREATED", "JELLYFIN", "SIZE", "FILES", "VERIFIED", "NAME");
+  for (const auto& a : catalog.archives) {
+    std::string files = a.manifest ? std::to_string(a.manifest->total_files()) : "-";
+    std::printf("%-20s  %-10s  %10s  %7s  %-11s  %s\n", table_time(a.created).c_str(),
+                a.version.value_or("unknown").c_str(), human_bytes(a.size).c_str(), files.c_str(),
+                verified_text(a), a.name.c_str());
+    if (a.error) std::printf("    %s\n", a.error->c_str());
+  }
+}
+
+}  // namespace
+
+nlohmann::json archive_json(const Store& store, const ArchiveInfo& a) {
+  return {{"name", a.name},
+          {"path", store.display(a.name)},
+          {"created", a.created},
+          {"time", a.time},
+          {"version", a.version ? nlohmann::json(*a.version) : nlohmann::json()},
+          {"size", a.size},
+          {"files", a.manifest ? nlohmann::json(a.manifest->total_files()) : nlohmann::json()},
+          {"bytes", a.manifest ? nlohmann::json(a.manifest->total_bytes()) : nlohmann::json()},
+          {"verified", a.verified()},
+          {"sidecar", sidecar_state_name(a.sidecar)},
+          {"error", a.error ? nlohmann::json(*a.error) : nlohmann::json()},
+          {"manifest", a.manifest ? a.manifest->to_json() : nlohmann::json()}};
+}
+
+Location backup_dir_from(const cxxopts::ParseResult& parsed, const std::string& command) {
+  if (!parsed.count("dir"))
+    throw flag_error(command, "name the backup directory (a path or rclone:REMOTE:path), or set output in "
+                              "/etc/jellyfin-backup.conf");
+  Location where = parse_location(parsed["dir"].as<std::string>());
+  if (where.is_stdio()) throw flag_error(command, "- is not a directory");
+  return where;
+}
+
+int cmd_list(int argc, char** argv) {
+  cxxopts::Options options("jellyfin-backup list",
+                           "List the archives of a backup directory, newest first: created, Jellyfin "
+                           "version, size, files, and whether a sidecar says it was verified. Reads only "
+                           "each archive's manifest and sidecar.");
+  options.custom_help("[DIR|rclone:REMOTE:path] [options]");
+  options.add_options()
+      ("dir", "Backup directory (default: output from the config file)", cxxopts::value<std::string>())
+      ("check", "Also hash every archive and compare it with its sidecar (reads every byte)");
+  options.parse_positional({"dir"});
+  options.positional_help("");
+  add_common_flags(options);
+  auto parsed = parse_flags(options, "list", argc, argv);
+  if (!parsed) return 0;
+  const CommonFlags flags = common_flags(*parsed);
+  const Location where = backup_dir_from(*parsed, "list");
+
+  ConsoleReporter reporter(flags, "list");
+  auto store = open_store(where);
+  CatalogOptions catalog_options;
+  catalog_options.check = parsed->count("check") > 0;
+  const Catalog catalog = read_catalog(*store, catalog_options, reporter);
+  reporter.clear_line();
+
+  bool damaged = false;
+  for (const auto& a : catalog.archives) damaged |= a.error || a.sidecar == SidecarState::kMismatch;
+  if (flags.json) {
+    nlohmann::json archives = nlohmann::json::array();
+    for (const auto& a : catalog.archives) archives.push_back(archive_json(*store, a));
+    print_json({{"command", "list"},
+                {"ok", !(catalog_options.check && damaged)},
+                {"location", where.display()},
+                {"archives", archives},
+                {"warnings", reporter.warnings()}});
+  } else if (!flags.quiet) {
+    print_table(where, catalog);
+  }
+  // A check that found damage is a failure; a plain listing only reports it.
+  if (!catalog_options.check || !damaged) return 0;
+  std::size_t count = 0;
+  const ArchiveInfo* first = nullptr;
+  for (const auto& a : catalog.archives)
+    if (a.error || a.sidecar == SidecarState::kMismatch) {
+      ++count;
+      if (!first) first = &a;
+    }
+  std::fprintf(stderr,
+               "jellyfin-backup: error: %s: %s; %zu damaged %s in %s: run `jellyfin-backup verify` on %s, and "
+               "do not restore from %s\n",
+               store->display(first->name).c_str(),
+               first->error ? first->error->c_str() : "its bytes do not match its sidecar", count,
+               count == 1 ? "archive" : "archives", where.display().c_str(), count == 1 ? "it" : "each",
+               count == 1 ? "it" : "them");
+  return static_cast<int>(ErrorKind::kDamaged);
+}
+
+}  // namespace jb::cli

@@ -1,0 +1,154 @@
+#include <cstdio>
+#include <cstdlib>
+
+#include "cli/options.h"
+#include "jellyfin_backup/catalog/prune.h"
+#include "jellyfin_backup/io/store.h"
+
+namespace jb::cli {
+namespace {
+
+const char* const kRules[] = {"last", "hourly", "daily", "weekly", "monthly", "yearly"};
+
+// N, or "unlimited"/"all" (-1), as restic takes them.
+int keep_count(const cxxopts::ParseResult& parsed, const std::string& rule) {
+  const std::string flag = "keep-" + rule;
+  if (!parsed.count(flag)) return 0;
+  const std::string text = parsed[flag].as<std::string>();
+  if (text == "unlimited" || text == "all" || text == "-1") return -1;
+  char* end = nullptr;
+  long n = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || n < 0 || n > 1000000)
+    throw flag_error("prune", "--" + flag + " takes a number of archives (or unlimited), not '" + text + "'");
+  return static_cast<int>(n);
+}
+
+std::string reasons_text(const std::vector<std::string>& reasons) {
+  std::string out;
+  for (const auto& r : reasons) out += (out.empty() ? "" : ", ") + r;
+  return out;
+}
+
+void print_human(const Store& store, const PruneOptions& opts, const PruneResult& r) {
+  std::printf("%s: %s\n", store.location().display().c_str(), opts.policy.describe().c_str());
+  std::size_t kept = 0, removed = 0;
+  for (const auto& a : r.archives) (a.keep ? kept : removed)++;
+  std::printf("Keep %zu %s:\n", kept, kept == 1 ? "archive" : "archives");
+  for (const auto& a : r.archives)
+    if (a.keep)
+      std::printf("  %-20s  %-10s  %10s  %s  (%s)\n", table_time(a.info.created).c_str(), a.info.version.value_or("unknown").c_str(),
+                  human_bytes(a.info.size).c_str(), a.info.name.c_str(), reasons_text(a.reasons).c_str());
+  if (removed) {
+    std::printf("%s %zu %s (%s):\n", opts.dry_run ? "Would remove" : "Remove", removed,
+                removed == 1 ? "archive" : "archives", human_bytes(r.freed_bytes).c_str());
+    for (const auto& a : r.archives)
+      if (!a.keep)
+        std::printf("  %-20s  %-10s  %10s  %s%s\n", table_time(a.info.created).c_str(), a.info.version.value_or("unknown").c_str(),
+                    human_bytes(a.info.size).c_str(), a.info.name.c_str(),
+                    a.error.empty() ? "" : ("  NOT REMOVED: " + a.error).c_str());
+  }
+  for (const auto& u : r.unreadable)
+    std::printf("Skipped (kept, unreadable): %s: %s\n", u.name.c_str(), u.error.value_or("").c_str());
+  if (opts.dry_run) std::printf("Nothing was removed (--dry-run).\n");
+  else if (removed == 0) std::printf("Nothing to remove.\n");
+}
+
+}  // namespace
+
+int cmd_prune(int argc, char** argv) {
+  cxxopts::Options options("jellyfin-backup prune",
+                           "Delete the archives of a backup directory that a retention policy does not "
+                           "keep (restic's `forget` rules), with their sidecars. Never deletes without a "
+                           "policy, never the newest archive, never a file that is not a readable archive.");
+  options.custom_help("[DIR|rclone:REMOTE:path] --keep-... N [options]");
+  options.add_options()
+      ("dir", "Backup directory (default: output from the config file)", cxxopts::value<std::string>())
+      ("keep-last", "Keep the N newest archives", cxxopts::value<std::string>(), "N")
+      ("keep-hourly", "Keep the newest archive of each of the last N hours that have one",
+       cxxopts::value<std::string>(), "N")
+      ("keep-daily", "Keep the newest archive of each of the last N days that have one",
+       cxxopts::value<std::string>(), "N")
+      ("keep-weekly", "Keep the newest archive of each of the last N weeks (Monday to Sunday) that have one",
+       cxxopts::value<std::string>(), "N")
+      ("keep-monthly", "Keep the newest archive of each of the last N months that have one",
+       cxxopts::value<std::string>(), "N")
+      ("keep-yearly", "Keep the newest archive of each of the last N years that have one",
+       cxxopts::value<std::string>(), "N")
+      ("keep-version-change", "Keep the newest archive of each Jellyfin version (to roll back an upgrade)")
+      ("dry-run", "Show what would be kept and removed; remove nothing");
+  options.parse_positional({"dir"});
+  options.positional_help("");
+  add_common_flags(options);
+  auto parsed = parse_flags(options, "prune", argc, argv);
+  if (!parsed) return 0;
+  const CommonFlags flags = common_flags(*parsed);
+
+  PruneOptions opts;
+  opts.policy.last = keep_count(*parsed, "last");
+  opts.policy.hourly = keep_count(*parsed, "hourly");
+  opts.policy.daily = keep_count(*parsed, "daily");
+  opts.policy.weekly = keep_count(*parsed, "weekly");
+  opts.policy.monthly = keep_count(*parsed, "monthly");
+  opts.policy.yearly = keep_count(*parsed, "yearly");
+  opts.policy.version_change = parsed->count("keep-version-change") > 0;
+  opts.dry_run = parsed->count("dry-run") > 0;
+  const Location where = backup_dir_from(*parsed, "prune");
+  if (opts.policy.empty())
+    throw usage_error("no --keep-* policy given: nothing was deleted",
+                      "pass at least one of --keep-last, --keep-hourly, --keep-daily, --keep-weekly, "
+                      "--keep-monthly, --keep-yearly, --keep-version-change");
+
+  ConsoleReporter reporter(flags, "prune");
+  // A dry run writes nothing, so it need not wait for a running create.
+  const auto lock = opts.dry_run ? std::nullopt : lock_backup_dir(where, "prune", reporter);
+  auto store = open_store(where);
+  const PruneResult result = prune_store(*store, opts, reporter);
+  reporter.clear_line();
+
+  if (flags.json) {
+    nlohmann::json keep = nlohmann::json::array(), remove = nlohmann::json::array(),
+                   unreadable = nlohmann::json::array();
+    for (const auto& a : result.archives) {
+      nlohmann::json j = archive_json(*store, a.info);
+      if (a.keep) {
+        j["reasons"] = a.reasons;
+        keep.push_back(std::move(j));
+      } else {
+        j["removed"] = a.removed;
+        j["error"] = a.error.empty() ? nlohmann::json() : nlohmann::json(a.error);
+        remove.push_back(std::move(j));
+      }
+    }
+    for (const auto& u : result.unreadable) unreadable.push_back(archive_json(*store, u));
+    nlohmann::json policy = {{"keep_version_change", opts.policy.version_change}};
+    const int counts[] = {opts.policy.last,    opts.policy.hourly,  opts.policy.daily,
+                          opts.policy.weekly,  opts.policy.monthly, opts.policy.yearly};
+    for (std::size_t i = 0; i < 6; ++i)
+      policy[std::string("keep_") + kRules[i]] = counts[i] == -1 ? nlohmann::json("unlimited") : nlohmann::json(counts[i]);
+    print_json({{"command", "prune"},
+                {"ok", !result.failed()},
+                {"location", where.display()},
+                {"dry_run", opts.dry_run},
+                {"policy", policy},
+                {"keep", keep},
+                {"remove", remove},
+                {"unreadable", unreadable},
+                {"freed_bytes", result.freed_bytes},
+                {"warnings", reporter.warnings()}});
+  } else if (!flags.quiet) {
+    print_human(*store, opts, result);
+  }
+  if (result.failed()) {
+    for (const auto& a : result.archives)
+      if (!a.error.empty()) {
+        std::fprintf(stderr, "jellyfin-backup: error: %s: cannot remove: %s; the other archives were pruned, "
+                             "check the permissions and run prune again\n",
+                     store->display(a.info.name).c_str(), a.error.c_str());
+        break;
+      }
+    return static_cast<int>(ErrorKind::kRuntime);
+  }
+  return 0;
+}
+
+}  // namespace jb::cli
