@@ -249,6 +249,20 @@ std::optional<RemoteFile> rclone_stat(const std::string& remote_path) {
   return remote_file(entry);
 }
 
+// Deletes a temporary of ours after a failure, also (and above all) after
+// an interruption: unlike every other call, this one does not stop at the
+// signal that got us here. A second Ctrl-C still kills us, as it should.
+// Whether it worked is not an error: the first error is the one to report.
+void remove_temporary(const std::string& temp) noexcept {
+  try {
+    ChildProcess child = ChildProcess::spawn(rclone_argv({"deletefile", "--retries", "1", temp}),
+                                             {.out = ChildProcess::Stdout::kNull,
+                                              .err = ChildProcess::Stderr::kCapture});
+    child.wait();
+  } catch (...) {
+  }
+}
+
 void rclone_delete(const std::string& remote_path, bool missing_ok) {
   const std::string display = display_of(remote_path);
   Run r = run({"deletefile", "--retries", "1", remote_path}, display);
@@ -308,7 +322,7 @@ RcloneSink::~RcloneSink() {
     // Stopped while its stdin is still open: rclone never sees the end of
     // the input, so it cannot complete the upload.
     child_.terminate();
-    rclone_delete(temp_path_, /*missing_ok=*/true);
+    remove_temporary(temp_path_);
   } catch (...) {
     // Best effort: we may be unwinding from the error that matters.
   }
@@ -350,11 +364,7 @@ void rclone_write_small(const std::string& remote_path, const std::string& conte
     rclone_move(temp, remote_path);
   } catch (...) {
     child.terminate();
-    try {
-      rclone_delete(temp, /*missing_ok=*/true);
-    } catch (...) {
-      // The first error is the one to report.
-    }
+    remove_temporary(temp);
     throw;
   }
 }

@@ -261,6 +261,25 @@ TEST_CASE("rclone: a sink destroyed without commit leaves nothing", "[rclone]") 
   CHECK(names_in(dir.path()).empty());
 }
 
+TEST_CASE("rclone: an interrupted upload still removes its temporary", "[rclone]") {
+  JB_SKIP_WITHOUT_RCLONE("the clean-up after Ctrl-C");
+  TempDir dir;
+  RcloneServer server(dir.path());
+  jb::install_interrupt_handlers();
+  const std::string block = random_bytes(1 << 20, 3);
+  {
+    RcloneSink sink(kRemote + "x.tar.zst", "rclone:jbtest:x.tar.zst");
+    for (int i = 0; i < 4; ++i) sink.write(block.data(), block.size());
+    // The handler only records the signal; the unwinding cleans up.
+    ::raise(SIGTERM);
+    REQUIRE(jb::interrupted_signal() == SIGTERM);
+  }
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
+  jb::reset_interrupted_for_testing();
+  CHECK(names_in(dir.path()).empty());
+}
+
 TEST_CASE("rclone: a sink never replaces an existing file", "[rclone]") {
   JB_SKIP_WITHOUT_RCLONE("the refusal to overwrite");
   TempDir dir;
