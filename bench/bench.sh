@@ -15,7 +15,10 @@
 # The peer is GNU tar's default format (no xattrs/ACLs, no per-file checksums) piped into zstd
 # with the same level and all cores, which is what a user would otherwise script by hand.
 # The verify peer decompresses, unpacks to a stream and hashes it, i.e. reads every byte once,
-# as our verify does. Timings are taken with a warm page cache, so they measure CPU and
+# as our verify does. The copy peer is `cp` plus `xxh128sum` for a sidecar (what a user scripts;
+# it checks nothing inside the archive), ours verifies every file while it copies. With rclone
+# installed, the offsite copy is also timed against `rclone copyto` to a WebDAV server that
+# `rclone serve` runs on loopback, and `list` of a directory of 200 archives (ours only). Timings are taken with a warm page cache, so they measure CPU and
 # pipeline design, not the disk.
 set -euo pipefail
 
@@ -148,6 +151,50 @@ if ((have_ours)); then
     fi
 fi
 
+# Copies: local, then (with rclone) to a WebDAV server on loopback.
+copy_dir="$out/copies"
+if [[ -f $ours_archive ]]; then
+    echo "bench: peer copy" >&2
+    measure peer_copy "rm -rf $(q "$copy_dir") && mkdir -p $(q "$copy_dir")" \
+        "cp $(q "$ours_archive") $(q "$copy_dir/") && (cd $(q "$copy_dir") && xxh128sum ours.tar.zst > ours.tar.zst.xxh128)" \
+        || status=1
+    if ((have_ours)); then
+        echo "bench: ours copy" >&2
+        measure ours_copy "rm -rf $(q "$copy_dir") && mkdir -p $(q "$copy_dir")" \
+            "$(q "$bin") copy $(q "$ours_archive") $(q "$copy_dir/") --quiet" || status=1
+    fi
+fi
+if command -v rclone >/dev/null && [[ -f $ours_archive ]] && ((have_ours)); then
+    dav_root="$out/webdav"
+    mkdir -p "$dav_root"
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    rclone serve webdav --addr "127.0.0.1:$port" "$dav_root" >"$out/webdav.log" 2>&1 &
+    dav_pid=$!
+    trap 'kill $dav_pid 2>/dev/null || true' EXIT
+    export RCLONE_CONFIG=/dev/null RCLONE_CONFIG_BENCHDAV_TYPE=webdav RCLONE_CONFIG_BENCHDAV_URL="http://127.0.0.1:$port"
+    until rclone lsf benchdav: >/dev/null 2>&1; do sleep 0.1; done
+    echo "bench: peer offsite copy (rclone copyto)" >&2
+    measure peer_offsite "rm -rf $(q "$dav_root")/c && mkdir -p $(q "$dav_root")/c" \
+        "rclone copyto $(q "$ours_archive") benchdav:c/ours.tar.zst" || status=1
+    echo "bench: ours offsite copy" >&2
+    measure ours_offsite "rm -rf $(q "$dav_root")/c && mkdir -p $(q "$dav_root")/c" \
+        "$(q "$bin") copy $(q "$ours_archive") rclone:benchdav:c/ --quiet" || status=1
+    # list reads each archive's first frame and sidecar: 200 archives, local and on the remote.
+    # (The server caches directory listings: "many" is filled before anything lists it.)
+    many="$out/many"
+    rm -rf "$many" "$dav_root/many" && mkdir -p "$many" "$dav_root/many"
+    for ((i = 0; i < 200; i++)); do
+        name=$(date -u -d "@$((1700000000 + i * 86400))" +jellyfin.%Y%m%dT%H%M%SZ_10.11.0.tar.zst)
+        ln "$ours_archive" "$many/$name" 2>/dev/null || cp "$ours_archive" "$many/$name"
+        (cd "$out" && xxh128sum ours.tar.zst | sed "s/ours.tar.zst/$name/" > "$many/$name.xxh128")
+        ln "$many/$name" "$dav_root/many/$name" 2>/dev/null || cp "$many/$name" "$dav_root/many/$name"
+        cp "$many/$name.xxh128" "$dav_root/many/"
+    done
+    echo "bench: ours list of 200 archives (local, remote)" >&2
+    measure ours_list_local ":" "$(q "$bin") list $(q "$many") --quiet" || status=1
+    measure ours_list_remote ":" "$(q "$bin") list rclone:benchdav:many --quiet" || status=1
+fi
+
 # --- report ---------------------------------------------------------------------------------
 num() { [[ ${1:-} =~ ^[0-9.]+$ ]]; }
 ratio() { if num "$1" && num "$2"; then awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; else echo "n/a"; fi; }
@@ -171,10 +218,18 @@ report() {
     echo "| operation | peer s | ours s | ours/peer | peer MB/s | ours MB/s | peer RSS MiB | ours RSS MiB |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     local op
-    for op in create verify; do
+    for op in create verify copy offsite; do
+        [[ -n ${secs[peer_$op]:-} || -n ${secs[ours_$op]:-} ]] || continue
         echo "| $op | ${secs[peer_$op]:-n/a} | ${secs[ours_$op]:-n/a} | $(ratio "${secs[ours_$op]:-}" "${secs[peer_$op]:-}")" \
              "| $(mbs "${secs[peer_$op]:-}") | $(mbs "${secs[ours_$op]:-}") | $(mib "${rss[peer_$op]:-}") | $(mib "${rss[ours_$op]:-}") |"
     done
+    if [[ -n ${secs[ours_list_local]:-} ]]; then
+        echo
+        echo "| list, 200 archives | seconds |"
+        echo "|---|---:|"
+        echo "| local directory | ${secs[ours_list_local]} |"
+        echo "| WebDAV on loopback (rclone) | ${secs[ours_list_remote]:-n/a} |"
+    fi
     echo
     echo "| archive | bytes | tree/archive |"
     echo "|---|---:|---:|"

@@ -51,6 +51,22 @@ $bin verify "$archive"
 echo; echo "== jellyfin-backup inspect"
 $bin inspect "$archive"
 
+echo; echo "== Offsite: copy to a WebDAV server (rclone serve on loopback), verified while it streams"
+mkdir "$work/offsite"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+rclone serve webdav --addr "127.0.0.1:$port" --dir-cache-time 0s "$work/offsite" >"$work/webdav.log" 2>&1 &
+webdav=$!
+trap 'kill "$(cat "$work/server.pid")" "$webdav" 2>/dev/null || true' EXIT
+# A remote named "offsite" without an rclone config file, as `rclone config` would make it.
+export RCLONE_CONFIG=/dev/null RCLONE_CONFIG_OFFSITE_TYPE=webdav RCLONE_CONFIG_OFFSITE_URL="http://127.0.0.1:$port"
+until rclone lsf offsite: >/dev/null 2>&1; do sleep 0.1; done
+$bin copy "$archive" rclone:offsite:jellyfin/
+$bin list rclone:offsite:jellyfin
+(cd "$work/offsite/jellyfin" && xxh128sum -c ./*.xxh128)
+
+echo; echo "== jellyfin-backup prune: what a retention policy would keep (--dry-run)"
+$bin prune "$work/backups" --keep-daily 7 --keep-version-change --dry-run
+
 echo; echo "== A bad upgrade: the server's trees change; jellyfin-backup restore"
 echo "broken by an upgrade" > "$root/config/system.xml"
 rm -rf "$root/config/data/metadata"
