@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "jellyfin_backup/archive/archive_format.h"
+#include "jellyfin_backup/archive/checksum_list.h"
 #include "jellyfin_backup/archive/sidecar.h"
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/interrupt.h"
@@ -115,7 +116,48 @@ struct Job {
   ArchiveInfo info;
   bool listed = false;
   std::exception_ptr failure;  // a store failure, rethrown after the join
+  std::optional<std::string> sidecar_text;  // fetched with the others
 };
+
+// On a remote every read is a run of rclone, and starting rclone costs more
+// than reading a sidecar: the sidecars are fetched in one run, and split
+// back by what each line says. A line is taken as the sidecar of the
+// archive it names only when no other line names that archive and its
+// length is that sidecar's listed size; any other sidecar (an invalid one,
+// one rclone did not fetch) is read on its own, as if nothing was fetched.
+void prefetch_sidecars(const Store& store, std::vector<Job>& jobs) {
+  std::vector<std::string> names;
+  std::uint64_t total = 0;
+  for (const Job& job : jobs)
+    if (job.sidecar) {
+      names.push_back(job.sidecar->name);
+      total += job.sidecar->size;
+    }
+  if (names.size() < 2) return;
+  const std::string text = store.read_concatenated(names, kMaxSidecarBytes, total + kMaxSidecarBytes);
+
+  std::map<std::string, std::vector<std::string>> lines_naming;
+  for (std::size_t start = 0; start < text.size();) {
+    std::size_t end = text.find('\n', start);
+    std::string line = text.substr(start, end == std::string::npos ? std::string::npos : end + 1 - start);
+    start = end == std::string::npos ? text.size() : end + 1;
+    try {
+      std::vector<ChecksumLine> parsed = parse_checksum_list(line);
+      if (parsed.size() != 1) continue;
+      const std::string& path = parsed[0].path;
+      lines_naming[path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1)]
+          .push_back(line);
+    } catch (const Error&) {
+      // Not a sidecar line: whichever sidecar holds it is read alone.
+    }
+  }
+  for (Job& job : jobs) {
+    if (!job.sidecar) continue;
+    auto it = lines_naming.find(job.info.name);
+    if (it != lines_naming.end() && it->second.size() == 1 && it->second[0].size() == job.sidecar->size)
+      job.sidecar_text = it->second[0];
+  }
+}
 
 // The start of the archive: manifest, or the damage that hides it.
 void read_start(const Store& store, Job& job) {
@@ -165,7 +207,7 @@ void read_start(const Store& store, Job& job) {
 SidecarState sidecar_state(const Store& store, const Job& job, std::optional<std::string>* hex) {
   if (!job.sidecar) return SidecarState::kMissing;
   const std::string& name = job.info.name;
-  auto text = store.read_small(job.sidecar->name, kMaxSidecarBytes);
+  auto text = job.sidecar_text ? job.sidecar_text : store.read_small(job.sidecar->name, kMaxSidecarBytes);
   if (!text) return SidecarState::kMissing;  // removed since the listing
   if (text->size() > kMaxSidecarBytes) return SidecarState::kInvalid;
   *hex = parse_sidecar(*text, name);
@@ -272,6 +314,7 @@ Catalog read_catalog(const Store& store, const CatalogOptions& options, Reporter
     jobs.push_back(std::move(job));
   }
   SharedProgress progress(reporter, options.check ? check_files : 0, options.check ? check_bytes : 0);
+  prefetch_sidecars(store, jobs);
 
   // Threads take the next archive until none is left; nothing escapes a
   // thread but through its job's `failure`. After a failure no new archive

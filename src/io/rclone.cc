@@ -342,6 +342,31 @@ void RcloneSink::commit() {
   committed_ = true;
 }
 
+std::string rclone_cat_files(const std::string& remote_dir, const std::vector<std::string>& names,
+                             std::size_t max_bytes) {
+  const std::string display = display_of(remote_dir);
+  // --files-from: exact names, no pattern syntax to escape, and no listing.
+  ChildProcess child = ChildProcess::spawn(rclone_argv({"cat", "--files-from", "-", remote_dir}),
+                                           {.in = ChildProcess::Stdin::kPipe,
+                                            .out = ChildProcess::Stdout::kPipe,
+                                            .err = ChildProcess::Stderr::kCapture});
+  std::string list;
+  for (const auto& name : names) list += name + "\n";
+  // rclone reads the whole list before it writes anything.
+  feed(child, list.data(), list.size(), display);
+  child.close_stdin();
+  std::string out;
+  char buffer[16384];
+  for (;;) {
+    ssize_t n = read_interruptibly(child.stdout_fd(), buffer, sizeof buffer);
+    if (n < 0) throw io_error(display, "cannot read from rclone", errno);
+    if (n == 0) break;
+    out.append(buffer, static_cast<std::size_t>(n));
+    if (out.size() > max_bytes) break;  // the destructor stops rclone
+  }
+  return out;
+}
+
 std::optional<std::string> rclone_read_small(const std::string& remote_path,
                                              std::size_t max_bytes) {
   const std::string display = display_of(remote_path);

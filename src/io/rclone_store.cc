@@ -19,6 +19,11 @@ class RcloneStore : public Store {
 
   const Location& location() const override { return dir_; }
 
+  std::string read_concatenated(const std::vector<std::string>& names, std::size_t,
+                                std::size_t max_total) const override {
+    return rclone_cat_files(dir_.path, names, max_total);
+  }
+
   std::vector<StoredFile> list() const override {
     rclone_binary();  // not installed is its own error, not "no such directory"
     std::vector<RemoteFile> entries;

@@ -462,3 +462,66 @@ TEST_CASE("catalog: a remote directory reads like a local one", "[catalog][rclon
   CHECK(c.archives[2].sidecar == SidecarState::kMatches);
   CHECK(c.archives[1].sidecar == SidecarState::kMatches);
 }
+
+// Reads every sidecar through read_small and counts how often the catalog
+// fetched them all at once, like a remote; read_concatenated is the real
+// one (in no promised order: here backwards).
+class CountingStore : public jb::test::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  std::string read_concatenated(const std::vector<std::string>& names, std::size_t max_each,
+                                std::size_t max_total) const override {
+    ++batches;
+    std::vector<std::string> reversed(names.rbegin(), names.rend());
+    return ForwardingStore::read_concatenated(reversed, max_each, max_total);
+  }
+  std::optional<std::string> read_small(const std::string& name, std::size_t max) const override {
+    ++singles;
+    return ForwardingStore::read_small(name, max);
+  }
+  mutable std::atomic<int> batches{0}, singles{0};
+};
+
+TEST_CASE("catalog: sidecars fetched together are told apart by what they say", "[catalog]") {
+  BackupDir dir;
+  const auto good1 = dir.put_archive(utc(2026, 1, 1), "10.10.7");
+  dir.put_sidecar(good1, archive_v1011());
+  const auto good2 = dir.put_archive(utc(2026, 1, 2), "10.11.0");
+  dir.put_sidecar(good2, archive_v1011());
+  // Garbage without a newline, glued to whatever comes next.
+  const auto garbage = dir.put_archive(utc(2026, 1, 3), "10.11.0");
+  dir.put(jb::sidecar_name(garbage), "not a sidecar at all");
+  // A copy of good1's sidecar under another archive's name: it names good1,
+  // so good1 is named twice and neither may be taken from the batch.
+  const auto copied = dir.put_archive(utc(2026, 1, 4), "10.11.1");
+  dir.put(jb::sidecar_name(copied), jb::test::read_file(dir.tmp / jb::sidecar_name(good1)));
+  const auto none = dir.put_archive(utc(2026, 1, 5), "10.11.1");
+
+  CountingStore counting(*dir.store);
+  RecordingReporter reporter;
+  Catalog c = jb::read_catalog(counting, {}, reporter);
+  CHECK(counting.batches == 1);
+  CHECK(find(c, good1).sidecar == SidecarState::kMatches);
+  CHECK(find(c, good2).sidecar == SidecarState::kMatches);
+  CHECK(find(c, garbage).sidecar == SidecarState::kInvalid);
+  CHECK(find(c, copied).sidecar == SidecarState::kInvalid);
+  CHECK(find(c, none).sidecar == SidecarState::kMissing);
+
+  // Exactly what reading each one alone says.
+  Catalog alone = dir.read();
+  for (const auto& a : alone.archives) CHECK(find(c, a.name).sidecar == a.sidecar);
+}
+
+TEST_CASE("catalog: good sidecars cost one fetch together, none alone", "[catalog]") {
+  BackupDir dir;
+  for (int day = 1; day <= 5; ++day) {
+    const auto a = dir.put_archive(utc(2026, 2, day), "10.11.0");
+    dir.put_sidecar(a, archive_v1011());
+  }
+  CountingStore counting(*dir.store);
+  RecordingReporter reporter;
+  Catalog c = jb::read_catalog(counting, {}, reporter);
+  CHECK(counting.batches == 1);
+  CHECK(counting.singles == 5);  // the batch itself, through read_small; nothing after it
+  for (const auto& a : c.archives) CHECK(a.sidecar == SidecarState::kMatches);
+}

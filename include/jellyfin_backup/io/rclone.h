@@ -79,6 +79,14 @@ class RcloneSink : public Sink {
   bool committed_ = false;
 };
 
+// `rclone cat --files-from -`: the files `names` of `remote_dir`, one run
+// of rclone for all of them, concatenated in no promised order; missing
+// files add nothing, and a failing rclone just yields less. Stops after
+// `max_bytes`. For callers that can tell the pieces apart (sidecars name
+// their archive) and read the rest one by one.
+std::string rclone_cat_files(const std::string& remote_dir, const std::vector<std::string>& names,
+                             std::size_t max_bytes);
+
 // Small whole files (sidecars). read: nullopt when missing; write replaces.
 std::optional<std::string> rclone_read_small(const std::string& remote_path, std::size_t max_bytes);
 void rclone_write_small(const std::string& remote_path, const std::string& content);

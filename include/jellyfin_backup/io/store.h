@@ -50,6 +50,12 @@ class Store {
   // Small files (sidecars): the content, or nullopt when missing. Reads at
   // most max_bytes + 1 bytes, so a caller can tell an oversized file.
   virtual std::optional<std::string> read_small(const std::string& name, std::size_t max_bytes) const = 0;
+  // Several small files at once, concatenated in no promised order (a
+  // remote fetches them all in one run of rclone instead of one each);
+  // missing files add nothing. Stops after `max_total` bytes. Only for
+  // contents that say which file they came from.
+  virtual std::string read_concatenated(const std::vector<std::string>& names, std::size_t max_each,
+                                        std::size_t max_total) const;
   // Replaces `name` atomically with `content` (temporary + rename).
   virtual void write_small(const std::string& name, const std::string& content) const = 0;
   // Deletes a file; a missing file is not an error.
