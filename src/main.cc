@@ -65,12 +65,17 @@ bool writes_archive_to_stdout(int argc, char** argv) {
 
 int report(const jb::Error& e, const char* command, int argc, char** argv) {
   std::fprintf(stderr, "jellyfin-backup: error: %s\n", e.full_message().c_str());
-  if (wants_json(argc, argv)) {
+  // Once the flags are parsed they say (the config file may have added
+  // --json); before that, argv is all there is.
+  const auto& mode = jb::cli::report_mode();
+  const bool json = mode.known ? mode.json : wants_json(argc, argv);
+  const bool to_stderr = mode.known ? mode.archive_on_stdout : writes_archive_to_stdout(argc, argv);
+  if (json) {
     jb::cli::print_json({{"command", command ? command : ""},
                          {"ok", false},
                          {"exit_code", e.exit_code()},
                          {"error", e.full_message()}},
-                        writes_archive_to_stdout(argc, argv));
+                        to_stderr);
   }
   return e.exit_code();
 }

@@ -1,10 +1,58 @@
 #include "jellyfin_backup/catalog/prune.h"
 
+#include <map>
+#include <set>
+
+#include "jellyfin_backup/archive/archive_format.h"
 #include "jellyfin_backup/archive/sidecar.h"
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/interrupt.h"
 
 namespace jb {
+namespace {
+
+// Decides every readable archive, host by host; each host's newest is kept
+// whatever the policy says (apply_retention keeps it already; this states
+// the promise where the deleting happens).
+void decide(PruneResult& result, const RetentionPolicy& policy) {
+  std::map<std::string, std::vector<std::size_t>> by_host;  // newest first within each
+  for (std::size_t i = 0; i < result.archives.size(); ++i)
+    by_host[result.archives[i].info.manifest->host].push_back(i);
+  for (const auto& [host, indexes] : by_host) {
+    result.hosts.push_back(host);
+    std::vector<RetentionItem> items;
+    for (std::size_t i : indexes) items.push_back({result.archives[i].info.time, result.archives[i].info.version});
+    const std::vector<RetentionDecision> decisions = apply_retention(items, policy);
+    for (std::size_t k = 0; k < indexes.size(); ++k) {
+      PrunedArchive& a = result.archives[indexes[k]];
+      a.keep = decisions[k].keep;
+      a.reasons = decisions[k].reasons;
+    }
+    PrunedArchive& newest = result.archives[indexes.front()];
+    if (!newest.keep) {
+      newest.keep = true;
+      newest.reasons.push_back("newest");
+    }
+  }
+}
+
+// "<generated archive name>.xxh128" whose archive is not in `names`.
+std::vector<std::string> orphan_sidecars(const std::vector<StoredFile>& files) {
+  std::set<std::string> names;
+  for (const StoredFile& f : files) names.insert(f.name);
+  const std::string suffix = sidecar_name("");
+  std::vector<std::string> orphans;
+  for (const StoredFile& f : files) {
+    if (f.name.size() <= suffix.size() || f.name.compare(f.name.size() - suffix.size(), suffix.size(), suffix) != 0)
+      continue;
+    const std::string archive = f.name.substr(0, f.name.size() - suffix.size());
+    // Only the sidecar of a name create generates is surely ours.
+    if (!names.count(archive) && parse_archive_name(archive)) orphans.push_back(f.name);
+  }
+  return orphans;
+}
+
+}  // namespace
 
 bool PruneResult::failed() const {
   for (const PrunedArchive& a : archives)
@@ -12,39 +60,27 @@ bool PruneResult::failed() const {
   return false;
 }
 
-PruneResult prune_store(const Store& store, const PruneOptions& options, Reporter& reporter) {
-  // Before touching the store: an empty policy is a mistake, never "delete all".
-  if (options.policy.empty())
+void check_policy(const RetentionPolicy& policy) {
+  // An empty policy is a mistake, never "delete all".
+  if (policy.empty())
     throw usage_error("no --keep-* policy given: nothing was deleted",
                       "pass at least one of --keep-last, --keep-hourly, --keep-daily, "
                       "--keep-weekly, --keep-monthly, --keep-yearly, --keep-version-change");
+}
 
+PruneResult prune_store(const Store& store, const PruneOptions& options, Reporter& reporter) {
+  check_policy(options.policy);  // before touching the store
   Catalog catalog = read_catalog(store, CatalogOptions{}, reporter);
 
   // Only readable archives are judged: an unreadable one's time and
   // version may be all we know of it, and it may be the one copy left of
   // something; a person decides about it.
   PruneResult result;
-  std::vector<RetentionItem> items;
   for (ArchiveInfo& info : catalog.archives) {
-    if (info.error) {
-      result.unreadable.push_back(std::move(info));
-      continue;
-    }
-    items.push_back({info.time, info.version});
-    result.archives.push_back({std::move(info), false, {}, false, {}});
+    if (info.error) result.unreadable.push_back(std::move(info));
+    else result.archives.push_back({std::move(info), false, {}, false, {}});
   }
-  const std::vector<RetentionDecision> decisions = apply_retention(items, options.policy);
-  for (std::size_t i = 0; i < decisions.size(); ++i) {
-    result.archives[i].keep = decisions[i].keep;
-    result.archives[i].reasons = decisions[i].reasons;
-  }
-  // apply_retention keeps the newest already; this states the promise where
-  // the deleting happens.
-  if (!result.archives.empty() && !result.archives.front().keep) {
-    result.archives.front().keep = true;
-    result.archives.front().reasons.push_back("newest");
-  }
+  decide(result, options.policy);
 
   // Oldest first: an interrupted or failing run has then removed what was
   // least worth keeping.
@@ -58,15 +94,33 @@ PruneResult prune_store(const Store& store, const PruneOptions& options, Reporte
     throw_if_interrupted("some archives may already be removed; run prune again");
     try {
       store.remove(a.info.name);
-      a.removed = true;
-      result.freed_bytes += a.info.size;
-      // After the archive: a sidecar without its archive is clutter, an
-      // archive without its sidecar would read as "never verified".
-      store.remove(sidecar_name(a.info.name));
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::kRuntime) throw;
       a.error = e.what();
+      continue;
     }
+    a.removed = true;
+    result.freed_bytes += a.info.size;
+  }
+
+  // Then the sidecars of what is gone: those just removed, and any left by
+  // an earlier prune or by hand. A sidecar without its archive is clutter
+  // that list and prune never show.
+  std::vector<StoredFile> files = store.list();
+  if (options.dry_run)
+    for (const auto& a : result.archives)
+      if (!a.keep) std::erase_if(files, [&](const StoredFile& f) { return f.name == a.info.name; });
+  for (const std::string& sidecar : orphan_sidecars(files)) {
+    if (!options.dry_run) {
+      try {
+        store.remove(sidecar);
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::kRuntime) throw;
+        reporter.warning(e.full_message() + "; the next prune removes it");
+        continue;
+      }
+    }
+    result.orphan_sidecars.push_back(sidecar);
   }
   return result;
 }

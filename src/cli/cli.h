@@ -57,6 +57,16 @@ class ConsoleReporter : public Reporter {
   std::vector<std::string> warnings_;
 };
 
+// How main() reports a failure the way the command would have reported
+// success: set by parse_flags (--json, also from the config file) and by
+// the commands that write an archive to stdout (then JSON goes to stderr).
+struct ReportMode {
+  bool known = false;  // the flags were parsed
+  bool json = false;
+  bool archive_on_stdout = false;
+};
+ReportMode& report_mode();
+
 // Where a command's --json object or summary goes.
 void print_json(const nlohmann::json& object, bool to_stderr = false);
 

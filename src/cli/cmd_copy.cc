@@ -10,8 +10,8 @@ namespace jb::cli {
 
 int cmd_copy(int argc, char** argv) {
   cxxopts::Options options("jellyfin-backup copy",
-                           "Copy an archive (local path, - for stdin/stdout, or rclone:REMOTE:path on "
-                           "either side), verifying every byte while it streams. The copy gets its final "
+                           "Copy an archive (local path, - for stdin/stdout, or rclone:REMOTE:path on\n"
+                           "either side), verifying every byte while it streams. The copy gets its final\n"
                            "name, and its sidecar DEST.xxh128, only when it verified.");
   options.custom_help("SRC DEST [options]");
   options.add_options()
@@ -29,6 +29,7 @@ int cmd_copy(int argc, char** argv) {
   opts.source = (*parsed)["source"].as<std::string>();
   opts.dest = (*parsed)["dest"].as<std::string>();
   const bool to_stdout = opts.dest == "-";
+  report_mode().archive_on_stdout = to_stdout;
 
   ConsoleReporter reporter(flags, "copy");
   const auto lock = to_stdout ? std::nullopt : lock_backup_dir(output_target(opts.dest).dir, "copy", reporter);

@@ -44,6 +44,7 @@ int cmd_create(int argc, char** argv) {
   if (opts.threads < 0) throw flag_error("create", "--threads must be 0 or more");
   if (parsed->count("exclude")) opts.excludes = (*parsed)["exclude"].as<std::vector<std::string>>();
   const bool to_stdout = opts.output == "-";
+  report_mode().archive_on_stdout = to_stdout;
   if (to_stdout && ::isatty(STDOUT_FILENO))
     throw usage_error("refusing to write an archive to a terminal",
                       "redirect stdout (--output - > FILE, or | ssh ...) or give --output a path");
@@ -64,6 +65,8 @@ int cmd_create(int argc, char** argv) {
   opts.force = parsed->count("force") > 0;
   opts.stop_hint = stop_hint(install.type);
   // Outlives the server window: a start after a failure reports through it.
+  // A typo in --output must not cost a stopped server.
+  check_output(opts.output);
   ConsoleReporter reporter(flags, "create");
   // Held until the server is started again (declared before it).
   const auto tree_locks = lock_install(install, "create", reporter);
@@ -71,6 +74,9 @@ int cmd_create(int argc, char** argv) {
   ServerWindow server(*parsed, "create");
 
   opts.stop_grace_seconds = server.stop(reporter);
+  // Downtime is the reading: compression, fsync and upload finish with the
+  // server running again.
+  opts.trees_read = [&server] { server.start_early(); };
   CreateResult result = create_archive(opts, reporter);
   reporter.clear_line();
   server.start("the archive " + result.path + " was created");

@@ -59,8 +59,8 @@ nlohmann::json archive_json(const Store& store, const ArchiveInfo& a) {
 
 Location backup_dir_from(const cxxopts::ParseResult& parsed, const std::string& command) {
   if (!parsed.count("dir"))
-    throw flag_error(command, "name the backup directory (a path or rclone:REMOTE:path), or set output in "
-                              "/etc/jellyfin-backup.conf");
+    throw flag_error(command, "name the backup directory (a path or rclone:REMOTE:path), or set `output` "
+                              "in the config file");
   Location where = parse_location(parsed["dir"].as<std::string>());
   if (where.is_stdio()) throw flag_error(command, "- is not a directory");
   return where;
@@ -68,8 +68,8 @@ Location backup_dir_from(const cxxopts::ParseResult& parsed, const std::string& 
 
 int cmd_list(int argc, char** argv) {
   cxxopts::Options options("jellyfin-backup list",
-                           "List the archives of a backup directory, newest first: created, Jellyfin "
-                           "version, size, files, and whether a sidecar says it was verified. Reads only "
+                           "List the archives of a backup directory, newest first: created, Jellyfin\n"
+                           "version, size, files, and whether a sidecar says it was verified. Reads only\n"
                            "each archive's manifest and sidecar.");
   options.custom_help("[DIR|rclone:REMOTE:path] [options]");
   options.add_options()
@@ -90,35 +90,40 @@ int cmd_list(int argc, char** argv) {
   const Catalog catalog = read_catalog(*store, catalog_options, reporter);
   reporter.clear_line();
 
-  bool damaged = false;
-  for (const auto& a : catalog.archives) damaged |= a.error || a.sidecar == SidecarState::kMismatch;
-  if (flags.json) {
-    nlohmann::json archives = nlohmann::json::array();
-    for (const auto& a : catalog.archives) archives.push_back(archive_json(*store, a));
-    print_json({{"command", "list"},
-                {"ok", !(catalog_options.check && damaged)},
-                {"location", where.display()},
-                {"archives", archives},
-                {"warnings", reporter.warnings()}});
-  } else if (!flags.quiet) {
-    print_table(where, catalog);
-  }
   // A check that found damage is a failure; a plain listing only reports it.
-  if (!catalog_options.check || !damaged) return 0;
-  std::size_t count = 0;
+  std::size_t damaged = 0;
   const ArchiveInfo* first = nullptr;
   for (const auto& a : catalog.archives)
     if (a.error || a.sidecar == SidecarState::kMismatch) {
-      ++count;
+      ++damaged;
       if (!first) first = &a;
     }
-  std::fprintf(stderr,
-               "jellyfin-backup: error: %s: %s; %zu damaged %s in %s: run `jellyfin-backup verify` on %s, and "
-               "do not restore from %s\n",
-               store->display(first->name).c_str(),
-               first->error ? first->error->c_str() : "its bytes do not match its sidecar", count,
-               count == 1 ? "archive" : "archives", where.display().c_str(), count == 1 ? "it" : "each",
-               count == 1 ? "it" : "them");
+  const bool failed = catalog_options.check && damaged > 0;
+  std::string error;
+  if (failed)
+    error = store->display(first->name) + ": " +
+            (first->error ? *first->error : std::string("its bytes do not match its sidecar")) + "; " +
+            std::to_string(damaged) + (damaged == 1 ? " damaged archive" : " damaged archives") + " in " +
+            where.display() + ": run `jellyfin-backup verify` on " + (damaged == 1 ? "it" : "each") +
+            ", and do not restore from " + (damaged == 1 ? "it" : "them");
+  if (flags.json) {
+    nlohmann::json archives = nlohmann::json::array();
+    for (const auto& a : catalog.archives) archives.push_back(archive_json(*store, a));
+    nlohmann::json out = {{"command", "list"},
+                          {"ok", !failed},
+                          {"location", where.display()},
+                          {"archives", archives},
+                          {"warnings", reporter.warnings()}};
+    if (failed) {
+      out["exit_code"] = static_cast<int>(ErrorKind::kDamaged);
+      out["error"] = error;
+    }
+    print_json(out);
+  } else if (!flags.quiet) {
+    print_table(where, catalog);
+  }
+  if (!failed) return 0;
+  std::fprintf(stderr, "jellyfin-backup: error: %s\n", error.c_str());
   return static_cast<int>(ErrorKind::kDamaged);
 }
 

@@ -1,7 +1,9 @@
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
 #include "cli/options.h"
+#include "jellyfin_backup/archive/sidecar.h"
 #include "jellyfin_backup/catalog/prune.h"
 #include "jellyfin_backup/io/store.h"
 
@@ -15,7 +17,7 @@ int keep_count(const cxxopts::ParseResult& parsed, const std::string& rule) {
   const std::string flag = "keep-" + rule;
   if (!parsed.count(flag)) return 0;
   const std::string text = parsed[flag].as<std::string>();
-  if (text == "unlimited" || text == "all" || text == "-1") return -1;
+  if (text == "unlimited" || text == "-1") return -1;
   char* end = nullptr;
   long n = std::strtol(text.c_str(), &end, 10);
   if (text.empty() || *end != '\0' || n < 0 || n > 1000000)
@@ -29,8 +31,22 @@ std::string reasons_text(const std::vector<std::string>& reasons) {
   return out;
 }
 
+// Sidecars removed whose archive this run did not remove.
+std::size_t leftover_sidecars(const PruneResult& r) {
+  std::size_t n = r.orphan_sidecars.size();
+  for (const auto& a : r.archives)
+    if (!a.keep && a.error.empty()) n -= std::count(r.orphan_sidecars.begin(), r.orphan_sidecars.end(),
+                                                    sidecar_name(a.info.name));
+  return n;
+}
+
 void print_human(const Store& store, const PruneOptions& opts, const PruneResult& r) {
   std::printf("%s: %s\n", store.location().display().c_str(), opts.policy.describe().c_str());
+  if (r.hosts.size() > 1) {
+    std::string hosts;
+    for (const auto& h : r.hosts) hosts += (hosts.empty() ? "" : ", ") + h;
+    std::printf("Archives of %zu hosts, judged apart: %s\n", r.hosts.size(), hosts.c_str());
+  }
   std::size_t kept = 0, removed = 0;
   for (const auto& a : r.archives) (a.keep ? kept : removed)++;
   std::printf("Keep %zu %s:\n", kept, kept == 1 ? "archive" : "archives");
@@ -49,6 +65,9 @@ void print_human(const Store& store, const PruneOptions& opts, const PruneResult
   }
   for (const auto& u : r.unreadable)
     std::printf("Skipped (kept, unreadable): %s: %s\n", u.name.c_str(), u.error.value_or("").c_str());
+  if (const auto leftover = leftover_sidecars(r); leftover)
+    std::printf("%s %zu %s whose archive was already gone.\n", opts.dry_run ? "Would remove" : "Removed",
+                leftover, leftover == 1 ? "sidecar" : "sidecars");
   if (opts.dry_run) std::printf("Nothing was removed (--dry-run).\n");
   else if (removed == 0) std::printf("Nothing to remove.\n");
 }
@@ -57,9 +76,10 @@ void print_human(const Store& store, const PruneOptions& opts, const PruneResult
 
 int cmd_prune(int argc, char** argv) {
   cxxopts::Options options("jellyfin-backup prune",
-                           "Delete the archives of a backup directory that a retention policy does not "
-                           "keep (restic's `forget` rules), with their sidecars. Never deletes without a "
-                           "policy, never the newest archive, never a file that is not a readable archive.");
+                           "Delete the archives of a backup directory that a retention policy does not\n"
+                           "keep (restic's `forget` rules), with their sidecars. Never deletes without a\n"
+                           "policy, never the newest archive, never a file that is not a readable archive.\n"
+                           "N may be `unlimited`; periods are calendar periods in the local time zone.");
   options.custom_help("[DIR|rclone:REMOTE:path] --keep-... N [options]");
   options.add_options()
       ("dir", "Backup directory (default: output from the config file)", cxxopts::value<std::string>())
@@ -93,10 +113,7 @@ int cmd_prune(int argc, char** argv) {
   opts.policy.version_change = parsed->count("keep-version-change") > 0;
   opts.dry_run = parsed->count("dry-run") > 0;
   const Location where = backup_dir_from(*parsed, "prune");
-  if (opts.policy.empty())
-    throw usage_error("no --keep-* policy given: nothing was deleted",
-                      "pass at least one of --keep-last, --keep-hourly, --keep-daily, --keep-weekly, "
-                      "--keep-monthly, --keep-yearly, --keep-version-change");
+  check_policy(opts.policy);  // before any lock is taken
 
   ConsoleReporter reporter(flags, "prune");
   // A dry run writes nothing, so it need not wait for a running create.
@@ -105,6 +122,14 @@ int cmd_prune(int argc, char** argv) {
   const PruneResult result = prune_store(*store, opts, reporter);
   reporter.clear_line();
 
+  // A deletion that failed: the others went on; say which, once.
+  std::string error;
+  for (const auto& a : result.archives)
+    if (!a.error.empty()) {
+      error = store->display(a.info.name) + ": cannot remove: " + a.error +
+              "; the other archives were pruned, check the permissions and run prune again";
+      break;
+    }
   if (flags.json) {
     nlohmann::json keep = nlohmann::json::array(), remove = nlohmann::json::array(),
                    unreadable = nlohmann::json::array();
@@ -125,30 +150,29 @@ int cmd_prune(int argc, char** argv) {
                           opts.policy.weekly,  opts.policy.monthly, opts.policy.yearly};
     for (std::size_t i = 0; i < 6; ++i)
       policy[std::string("keep_") + kRules[i]] = counts[i] == -1 ? nlohmann::json("unlimited") : nlohmann::json(counts[i]);
-    print_json({{"command", "prune"},
-                {"ok", !result.failed()},
-                {"location", where.display()},
-                {"dry_run", opts.dry_run},
-                {"policy", policy},
-                {"keep", keep},
-                {"remove", remove},
-                {"unreadable", unreadable},
-                {"freed_bytes", result.freed_bytes},
-                {"warnings", reporter.warnings()}});
+    nlohmann::json out = {{"command", "prune"},
+                          {"ok", error.empty()},
+                          {"location", where.display()},
+                          {"dry_run", opts.dry_run},
+                          {"policy", policy},
+                          {"hosts", result.hosts},
+                          {"keep", keep},
+                          {"remove", remove},
+                          {"unreadable", unreadable},
+                          {"orphan_sidecars", result.orphan_sidecars},
+                          {"freed_bytes", result.freed_bytes},
+                          {"warnings", reporter.warnings()}};
+    if (!error.empty()) {
+      out["exit_code"] = static_cast<int>(ErrorKind::kRuntime);
+      out["error"] = error;
+    }
+    print_json(out);
   } else if (!flags.quiet) {
     print_human(*store, opts, result);
   }
-  if (result.failed()) {
-    for (const auto& a : result.archives)
-      if (!a.error.empty()) {
-        std::fprintf(stderr, "jellyfin-backup: error: %s: cannot remove: %s; the other archives were pruned, "
-                             "check the permissions and run prune again\n",
-                     store->display(a.info.name).c_str(), a.error.c_str());
-        break;
-      }
-    return static_cast<int>(ErrorKind::kRuntime);
-  }
-  return 0;
+  if (error.empty()) return 0;
+  std::fprintf(stderr, "jellyfin-backup: error: %s\n", error.c_str());
+  return static_cast<int>(ErrorKind::kRuntime);
 }
 
 }  // namespace jb::cli

@@ -98,7 +98,7 @@ int cmd_restore(int argc, char** argv) {
   ServerWindow server(*parsed, "restore");
 
   // A mistyped archive path must not cost a stopped server.
-  if (server.controls() && opts.archive != "-") open_source(opts.archive);
+  if (server.controls() && opts.archive != "-") check_source(opts.archive);
 
   opts.stop_grace_seconds = server.stop(reporter);
   RestoreResult result = restore_archive(opts, reporter);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 
 #include "jellyfin_backup/error.h"
@@ -66,6 +67,13 @@ std::string read_config_text(const std::string& path, bool required) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd) {
     if (errno == ENOENT && !required) return {};
+    // The default file, kept from other users (it may hold their stop
+    // commands): they run without it rather than not at all.
+    if (errno == EACCES && !required) {
+      std::fprintf(stderr, "jellyfin-backup: warning: %s: not readable by this user; its defaults are not used\n",
+                   path.c_str());
+      return {};
+    }
     if (errno == ENOENT)
       throw usage_error(path + ": no such config file", "check --config-file or $JELLYFIN_BACKUP_CONFIG");
     throw io_error(path, "cannot read the config file", errno);

@@ -71,6 +71,11 @@ void ConsoleReporter::progress(const Progress& p) {
   line_shown_ = true;
 }
 
+ReportMode& report_mode() {
+  static ReportMode mode;
+  return mode;
+}
+
 void print_json(const nlohmann::json& object, bool to_stderr) {
   std::string text = object.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::fputs(text.c_str(), to_stderr ? stderr : stdout);

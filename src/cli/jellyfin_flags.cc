@@ -78,19 +78,39 @@ ServerWindow::ServerWindow(const cxxopts::ParseResult& result, const std::string
 
 double ServerWindow::stop(Reporter& reporter) {
   if (!control_) return 0;
+  reporter_ = &reporter;
   stopped_.emplace(*control_, reporter);
   // A server told to stop may take a moment to let go of its files.
   constexpr double kStopGraceSeconds = 15;
   return stops() ? kStopGraceSeconds : 0;
 }
 
-void ServerWindow::start(const std::string& done) {
+void ServerWindow::start_early() {
   if (!stopped_) return;
   try {
     stopped_->start();
   } catch (const Error& e) {
+    early_failure_ = e;
+  }
+}
+
+void ServerWindow::start(const std::string& done) {
+  if (!stopped_) return;
+  try {
+    if (early_failure_) {
+      Error failure = *early_failure_;
+      early_failure_.reset();
+      throw failure;
+    }
+    stopped_->start();  // runs nothing after start_early()
+  } catch (const Error& e) {
     throw Error(e.kind(), done + ", but " + e.what(), e.hint());
   }
+}
+
+ServerWindow::~ServerWindow() {
+  // The operation failed after an early start that failed too: both matter.
+  if (early_failure_ && reporter_) reporter_->warning(early_failure_->full_message());
 }
 
 nlohmann::json ServerWindow::downtime_json() const {

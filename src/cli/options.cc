@@ -16,6 +16,12 @@ const std::vector<std::set<std::string>>& exclusive_groups() {
   static const std::vector<std::set<std::string>> kGroups = {
       {"service", "container", "stop-cmd", "start-cmd"},
       {"keep-old", "discard-old"},
+      // Which install: --root or --install on the command line must not be
+      // overridden by the file's trees (restore would go to the wrong ones).
+      {"data", "config", "install", "root"},
+      // A policy is one thing: the command line's replaces the file's.
+      {"keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly",
+       "keep-version-change"},
   };
   return kGroups;
 }
@@ -63,11 +69,14 @@ std::vector<std::string> config_arguments(const ConfigFile& config, const std::s
   // A setting in the command's own section overrides the same key outside.
   std::map<std::string, std::vector<const ConfigSetting*>> chosen;
   std::set<std::string> from_section;
+  // `list DIR` and `prune DIR` default to where create writes: `output`
+  // in their own section, else outside a section, else under [create].
+  const bool output_is_dir = accepted.count("dir") && !accepted.count("output");
   for (const auto& s : config.settings) {
-    if (!s.section.empty() && s.section != command) continue;
+    const bool create_output = output_is_dir && s.section == "create" && s.key == "output";
+    if (!s.section.empty() && s.section != command && !create_output) continue;
     std::string key = s.key;
-    // `list DIR` and `prune DIR` default to where create writes.
-    if (key == "output" && accepted.count("dir") && !accepted.count("output")) key = "dir";
+    if (key == "output" && output_is_dir) key = "dir";
     if (!accepted.count(key)) {
       if (!s.section.empty())
         throw usage_error(config.path + ":" + std::to_string(s.line) + ": `" + command + "` takes no --" + s.key,
@@ -75,6 +84,10 @@ std::vector<std::string> config_arguments(const ConfigFile& config, const std::s
       continue;
     }
     if (given.count(key)) continue;
+    if (create_output) {
+      if (!chosen.count(key)) chosen[key] = {&s};
+      continue;
+    }
     if (!s.section.empty() && !from_section.count(key)) {
       chosen[key].clear();
       from_section.insert(key);
@@ -136,6 +149,8 @@ std::optional<cxxopts::ParseResult> parse_flags(cxxopts::Options& options, const
       result = parse_argv(options, command, args, config->path);
     }
   }
+  report_mode().known = true;
+  report_mode().json = result.count("json") > 0;
   return result;
 }
 

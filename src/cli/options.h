@@ -57,9 +57,13 @@ class ServerWindow {
   // Stops the server if asked. Returns how long the running-server check
   // should let it take to exit (`kill PID` returns before it has).
   double stop(Reporter& reporter);
-  // Starts it again; a failing start names what was done first
-  // ("the archive X was created").
+  // Starts it again as soon as the operation no longer needs it stopped
+  // (create: every file read). A failing start is remembered for start().
+  void start_early();
+  // Starts it again (unless start_early() did); a failing start names what
+  // was done first ("the archive X was created").
   void start(const std::string& done);
+  ~ServerWindow();
   // The downtime in seconds, null when nothing was stopped.
   nlohmann::json downtime_json() const;
   // "Jellyfin was stopped for 12.3 s (systemd service jellyfin)"; empty
@@ -70,6 +74,8 @@ class ServerWindow {
   bool stops() const { return control_ && !control_->stop_argv().empty(); }
   std::unique_ptr<ServerControl> control_;
   std::optional<StoppedServer> stopped_;
+  Reporter* reporter_ = nullptr;
+  std::optional<Error> early_failure_;  // start_early() failed; start() has not reported it
 };
 
 // --server-version, or what the install shows: for create the version that

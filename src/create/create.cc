@@ -25,6 +25,7 @@
 #include "jellyfin_backup/io/interrupt.h"
 #include "jellyfin_backup/io/location.h"
 #include "jellyfin_backup/io/paths.h"
+#include "jellyfin_backup/io/rclone.h"
 #include "jellyfin_backup/io/store.h"
 #include "jellyfin_backup/jellyfin/install.h"
 #include "jellyfin_backup/jellyfin/running_server.h"
@@ -321,6 +322,33 @@ OutputTarget output_target(const std::string& output) {
   return {dir, name};
 }
 
+void check_output(const std::string& output) {
+  if (output == "-") return;
+  const OutputTarget target = output_target(output);
+  if (!target.dir.is_rclone()) {
+    const std::string dir = target.dir.path.empty() ? "." : target.dir.path;
+    struct stat st;
+    if (::stat(dir.c_str(), &st) != 0)
+      throw io_error(dir, "cannot use output directory", errno,
+                     errno == ENOENT ? "create it first or choose another --output" : "");
+    if (!S_ISDIR(st.st_mode)) throw io_error(dir, "output directory is not a directory", 0);
+  }
+  // A remote answers a stat of a name that is not there with nothing (an
+  // upload makes the directory); a remote name rclone does not know, or one
+  // it cannot reach, with an error.
+  if (!target.name) {
+    if (target.dir.is_rclone()) {
+      auto dir = rclone_stat(target.dir.path);
+      if (dir && !dir->is_dir) throw io_error(target.dir.display(), "output directory is not a directory", 0);
+    }
+    return;
+  }
+  auto store = open_store(target.dir);
+  if (store->stat(*target.name))
+    throw io_error(store->display(*target.name), "already exists", 0,
+                   "choose another --output; an existing file is never overwritten");
+}
+
 namespace {
 CreateResult create(const CreateOptions& options, Reporter& outer_reporter);
 }  // namespace
@@ -389,6 +417,9 @@ CreateResult create(const CreateOptions& options, Reporter& outer_reporter) {
   stage.end_frame();  // the manifest alone in frame 1: inspect and list read only that
   EntryStreamer streamer(plan, tar, stage, reporter);
   for (const auto& entry : plan.entries) streamer.stream(entry);
+  // Nothing more is read from the trees: the server need not wait for the
+  // compression, the fsync or an upload to finish.
+  if (options.trees_read) options.trees_read();
   std::string checksums = format_checksum_line(Xxh128::hex_of(manifest_text), format::kManifestName);
   checksums += streamer.checksums();
   tar.write_memory_file(format::kChecksumsName, checksums, now);

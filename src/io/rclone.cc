@@ -255,7 +255,10 @@ std::optional<RemoteFile> rclone_stat(const std::string& remote_path) {
 // Whether it worked is not an error: the first error is the one to report.
 void remove_temporary(const std::string& temp) noexcept {
   try {
-    ChildProcess child = ChildProcess::spawn(rclone_argv({"deletefile", "--retries", "1", temp}),
+    // Bounded: an unreachable remote must not hold up what comes after
+    // (starting the server again, exiting before systemd kills us).
+    ChildProcess child = ChildProcess::spawn(rclone_argv({"deletefile", "--retries", "1", "--low-level-retries", "1",
+                                                          "--contimeout", "10s", "--timeout", "20s", temp}),
                                              {.out = ChildProcess::Stdout::kNull,
                                               .err = ChildProcess::Stderr::kCapture});
     child.wait();

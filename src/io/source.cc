@@ -18,6 +18,22 @@ std::size_t FdSource::read(void* buffer, std::size_t size) {
   return static_cast<std::size_t>(n);
 }
 
+namespace {
+
+// The stat answers what a local open() would: a missing file fails here,
+// with the same message, not as a short read later; and the size is known.
+std::uint64_t stat_remote_archive(const Location& location) {
+  const std::string display = location.display();
+  auto file = rclone_stat(location.path);
+  if (!file) throw io_error(display, "cannot open archive", ENOENT, "check the path");
+  if (file->is_dir)
+    throw io_error(display, "is a directory, not an archive", 0,
+                   "name an archive file (see `jellyfin-backup inspect`)");
+  return file->size;
+}
+
+}  // namespace
+
 std::unique_ptr<Source> open_source(const std::string& path) {
   return open_source(parse_location(path));
 }
@@ -32,15 +48,13 @@ std::unique_ptr<Source> open_source(const Location& location) {
     return std::make_unique<FdSource>(UniqueFd(fd), "stdin", std::nullopt);
   }
   if (!location.is_rclone()) return open_file_source(location.path);
-  // The stat answers what a local open() would: a missing file fails here,
-  // with the same message, not as a short read later; and the size is known.
-  const std::string display = location.display();
-  auto file = rclone_stat(location.path);
-  if (!file) throw io_error(display, "cannot open archive", ENOENT, "check the path");
-  if (file->is_dir)
-    throw io_error(display, "is a directory, not an archive", 0,
-                   "name an archive file (see `jellyfin-backup inspect`)");
-  return std::make_unique<RcloneSource>(location.path, display, file->size);
+  return std::make_unique<RcloneSource>(location.path, location.display(), stat_remote_archive(location));
+}
+
+void check_source(const std::string& path) {
+  const Location location = parse_location(path);
+  if (location.is_rclone()) stat_remote_archive(location);
+  else open_source(location);  // a local open costs nothing; stdin is only checked
 }
 
 std::unique_ptr<Source> open_file_source(const std::string& path) {

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <set>
 
+#include <zstd.h>
+
 #include "jellyfin_backup/archive/sidecar.h"
 #include "jellyfin_backup/archive/xxh128.h"
 #include "jellyfin_backup/create/create.h"
@@ -52,6 +54,33 @@ const std::string& sample_archive() {
     return jb::test::read_file(jb::create_archive(options, silent).path);
   }();
   return bytes;
+}
+
+// sample_archive() as made on another host: frame 1 (the manifest alone)
+// decompressed, its host replaced by as many 'x' (the tar header's size
+// stays right), and compressed again with its checksum. Only the catalog's
+// reading of the manifest is fooled; a full verify would see the change.
+std::string archive_of_other_host() {
+  const std::string& bytes = sample_archive();
+  const std::size_t frame1 = ZSTD_findFrameCompressedSize(bytes.data(), bytes.size());
+  REQUIRE_FALSE(ZSTD_isError(frame1));
+  std::string tar(1 << 20, '\0');  // the frame does not record its size; a manifest is small
+  const std::size_t size = ZSTD_decompress(tar.data(), tar.size(), bytes.data(), frame1);
+  REQUIRE_FALSE(ZSTD_isError(size));
+  tar.resize(size);
+  const std::string key = "\"host\": \"";
+  const auto at = tar.find(key);
+  REQUIRE(at != std::string::npos);
+  const auto end = tar.find('"', at + key.size());
+  std::fill(tar.begin() + static_cast<std::ptrdiff_t>(at + key.size()), tar.begin() + static_cast<std::ptrdiff_t>(end), 'x');
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+  std::string frame(ZSTD_compressBound(tar.size()), '\0');
+  const std::size_t n = ZSTD_compress2(cctx, frame.data(), frame.size(), tar.data(), tar.size());
+  ZSTD_freeCCtx(cctx);
+  REQUIRE_FALSE(ZSTD_isError(n));
+  frame.resize(n);
+  return frame + bytes.substr(frame1);
 }
 
 struct BackupDir {
@@ -240,7 +269,10 @@ TEST_CASE("prune: a failing deletion is recorded and the rest go on", "[prune]")
   for (int d = 1; d <= 5; ++d) names.push_back(dir.add(day(2026, 5, d), "10.11.0"));
   // names[1]'s archive cannot be removed; names[2]'s sidecar cannot.
   FailingRemoveStore store(*dir.store, {names[1], jb::sidecar_name(names[2])});
-  PruneResult r = prune(store, keep_last(2));
+  RecordingReporter reporter;
+  jb::PruneOptions options;
+  options.policy = keep_last(2);
+  PruneResult r = jb::prune_store(store, options, reporter);
   CHECK(r.failed());
   REQUIRE(r.archives.size() == 5);
   const auto& blocked = r.archives[3];
@@ -250,7 +282,11 @@ TEST_CASE("prune: a failing deletion is recorded and the rest go on", "[prune]")
   const auto& half = r.archives[2];
   CHECK(half.info.name == names[2]);
   CHECK(half.removed);
-  CHECK(half.error.find(jb::sidecar_name(names[2])) != std::string::npos);
+  // Its archive is gone: the sidecar left behind is a warning, and the next
+  // prune removes it.
+  CHECK(half.error.empty());
+  REQUIRE(reporter.warnings.size() == 1);
+  CHECK(reporter.warnings[0].find(jb::sidecar_name(names[2])) != std::string::npos);
   CHECK(r.archives[4].removed);
   CHECK(r.archives[4].error.empty());
   CHECK(r.freed_bytes == 2 * sample_archive().size());
@@ -260,6 +296,40 @@ TEST_CASE("prune: a failing deletion is recorded and the rest go on", "[prune]")
   CHECK_FALSE(dir.has(names[2]));
   CHECK(dir.has(jb::sidecar_name(names[2])));
   CHECK_FALSE(dir.has(names[0]));
+
+  // The next prune, with nothing in the way, removes that leftover sidecar.
+  PruneResult again = prune(*dir.store, keep_last(2));
+  CHECK_FALSE(dir.has(jb::sidecar_name(names[2])));
+  CHECK(std::count(again.orphan_sidecars.begin(), again.orphan_sidecars.end(), jb::sidecar_name(names[2])) == 1);
+}
+
+TEST_CASE("prune: a sidecar is only an orphan when its archive's name is one create makes", "[prune]") {
+  BackupDir dir;
+  const auto kept = dir.add(day(2026, 6, 1), "10.11.0");
+  write_file(dir.tmp / "jellyfin.20260101T000000Z_10.10.7.tar.zst.xxh128", "left behind\n");
+  write_file(dir.tmp / "mine.tar.zst.xxh128", "not ours to judge\n");
+  PruneResult dry = prune(*dir.store, keep_last(1), /*dry_run=*/true);
+  CHECK(dry.orphan_sidecars == std::vector<std::string>{"jellyfin.20260101T000000Z_10.10.7.tar.zst.xxh128"});
+  CHECK(dir.has("jellyfin.20260101T000000Z_10.10.7.tar.zst.xxh128"));
+  PruneResult r = prune(*dir.store, keep_last(1));
+  CHECK(r.orphan_sidecars == dry.orphan_sidecars);
+  CHECK_FALSE(dir.has("jellyfin.20260101T000000Z_10.10.7.tar.zst.xxh128"));
+  CHECK(dir.has("mine.tar.zst.xxh128"));
+  CHECK(dir.has(kept));
+  CHECK(dir.has(jb::sidecar_name(kept)));
+}
+
+TEST_CASE("prune: archives of different hosts are judged apart", "[prune]") {
+  BackupDir dir;
+  // Two servers back up into one directory; host b's archives are older.
+  const std::string a = dir.add(day(2026, 7, 3), "10.11.0");
+  const std::string b1 = dir.add(day(2026, 7, 1), "10.11.0", archive_of_other_host());
+  const std::string b2 = dir.add(day(2026, 7, 2), "10.11.0", archive_of_other_host());
+  PruneResult r = prune(*dir.store, keep_last(1));
+  CHECK(r.hosts.size() == 2);
+  CHECK(dir.has(a));
+  CHECK(dir.has(b2));  // b's newest, although a's is newer still
+  CHECK_FALSE(dir.has(b1));
 }
 
 TEST_CASE("prune: daily rules over real archives", "[prune]") {

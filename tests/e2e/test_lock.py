@@ -109,6 +109,17 @@ class LockTest(u.E2ETestCase):
                             "--quiet"])
         self.assertExit(res, 0)
 
+    def test_the_locks_outlive_the_start_of_the_server(self):
+        # The start command tries a second create: the first still holds its locks then
+        # (it starts the server before it has finished), so the second is refused.
+        second = self.tmp / "second.code"
+        start = (f"'{u.BIN}' create --config '{self.config}' --data '{self.data}' "
+                 f"--output '{self.mkdir('out2')}' --quiet; echo $? > '{second}'")
+        res = self.run_bin(["create", "--config", self.config, "--data", self.data, "--output", self.out,
+                            "--stop-cmd", "true", "--start-cmd", start])
+        self.assertExit(res, 0)
+        self.assertEqual(second.read_text().strip(), "4", res.describe())
+
     def test_a_stale_lock_of_a_killed_run_is_taken_over(self):
         first = self.hold("create", "--config", self.config, "--data", self.data, "--output", self.out)
         locks = u.list_dir(self.locks)

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +37,9 @@ struct CreateOptions {
   bool force = false;               // --force: back up even while the server runs
   std::string stop_hint;            // how to stop this install's server, for the refusal
   double stop_grace_seconds = 0;    // after a stop command: how long the server may take to exit
+  // Called once every file has been read, before the archive is finished
+  // (compressed, synced, uploaded, named): the server may start again.
+  std::function<void()> trees_read;
   int level = 3;           // --level
   int threads = 0;         // --threads; 0 means the number of online CPUs
   std::vector<std::string> excludes;  // --exclude
@@ -67,6 +71,12 @@ struct OutputTarget {
   std::optional<std::string> name;
 };
 OutputTarget output_target(const std::string& output);
+
+// Before the server is stopped: that `output` can be written to (a local
+// directory that exists; rclone installed and the remote answering) and
+// does not name an existing file, so a typo does not cost a stopped server.
+// Throws what create_archive would.
+void check_output(const std::string& output);
 
 // Throws Error; on any error no file exists under the final name.
 CreateResult create_archive(const CreateOptions& options, Reporter& reporter);

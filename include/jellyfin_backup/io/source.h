@@ -46,6 +46,11 @@ class FdSource : public Source {
 std::unique_ptr<Source> open_source(const std::string& path);
 std::unique_ptr<Source> open_source(const Location& location);
 
+// Throws what open_source would, without reading anything (a remote
+// archive is only looked up): for checks that must come before a server
+// is stopped.
+void check_source(const std::string& path);
+
 // A local file (never standard input), as open_source opens one.
 std::unique_ptr<Source> open_file_source(const std::string& path);
 
