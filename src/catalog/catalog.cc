@@ -25,6 +25,7 @@
 #include "jellyfin_backup/archive/sidecar.h"
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/interrupt.h"
+#include "jellyfin_backup/utc_time.h"
 #include "jellyfin_backup/verify/inspect.h"
 
 namespace jb {
@@ -42,43 +43,6 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 bool is_candidate(const std::string& name) {
   return !name.empty() && name[0] != '.' && name.size() > format::kArchiveSuffix.size() &&
          ends_with(name, format::kArchiveSuffix);
-}
-
-std::string utc_text(std::int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  ::gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-// Fields to unix time, or nullopt if they are not a real UTC date
-// (timegm normalises Feb 30 to Mar 2; a round trip catches it).
-std::optional<std::int64_t> utc_time(int y, int mo, int d, int h, int mi, int s) {
-  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return {};
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  std::time_t t = ::timegm(&tm);
-  if (tm.tm_year != y - 1900 || tm.tm_mon != mo - 1 || tm.tm_mday != d) return {};
-  return static_cast<std::int64_t>(t);
-}
-
-// The manifest's "2026-11-25T03:15:00Z".
-std::optional<std::int64_t> parse_created(const std::string& created) {
-  int y, mo, d, h, mi, s;
-  char z = 0;
-  int end = 0;
-  if (std::sscanf(created.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c%n", &y, &mo, &d, &h, &mi, &s, &z,
-                  &end) != 7 ||
-      z != 'Z' || static_cast<std::size_t>(end) != created.size())
-    return {};
-  return utc_time(y, mo, d, h, mi, s);
 }
 
 bool mentions_truncation(const std::string& message) {
@@ -193,10 +157,10 @@ void read_start(const Store& store, Job& job) {
 
   if (generated) {
     info.time = generated->time;
-  } else if (auto created = parse_created(info.manifest->created)) {
+  } else if (auto created = parse_utc_iso(info.manifest->created)) {
     info.time = *created;
   }
-  info.created = utc_text(info.time);
+  info.created = utc_iso(info.time);
   if (generated && generated->version != format::kUnknownVersion) {
     info.version = generated->version;
   } else if (info.manifest) {
@@ -271,13 +235,7 @@ std::optional<GeneratedName> parse_archive_name(const std::string& name) {
   if (name.size() < prefix + stamp + 2 + suffix || name.compare(0, prefix, format::kArchivePrefix) != 0 ||
       !ends_with(name, format::kArchiveSuffix) || name[prefix + stamp] != '_')
     return {};
-  const std::string s = name.substr(prefix, stamp);
-  for (std::size_t i = 0; i < stamp; ++i) {
-    const bool digit = s[i] >= '0' && s[i] <= '9';
-    if (i == 8 ? s[i] != 'T' : i == 15 ? s[i] != 'Z' : !digit) return {};
-  }
-  auto num = [&](std::size_t at, std::size_t len) { return std::stoi(s.substr(at, len)); };
-  auto time = utc_time(num(0, 4), num(4, 2), num(6, 2), num(9, 2), num(11, 2), num(13, 2));
+  const auto time = parse_utc_compact(std::string_view(name).substr(prefix, stamp));
   if (!time) return {};
 
   GeneratedName out;

@@ -2,19 +2,11 @@
 #include <cstdio>
 
 #include "cli/options.h"
+#include "jellyfin_backup/utc_time.h"
 #include "jellyfin_backup/verify/inspect.h"
 
 namespace jb::cli {
 namespace {
-
-std::string local_time(std::int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  ::gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::optional<double> ratio(const InspectResult& r) {
   if (!r.archive_bytes || *r.archive_bytes == 0) return std::nullopt;
@@ -60,7 +52,7 @@ void print_human(const std::string& archive, const InspectResult& r) {
     // Numeric, as restore will apply them (names are in --json).
     std::string owner = std::to_string(e.uid) + "/" + std::to_string(e.gid);
     std::printf("%c%04o %-17s %12llu %s %s%s\n", e.type, e.mode, owner.c_str(),
-                static_cast<unsigned long long>(e.size), local_time(e.mtime).c_str(),
+                static_cast<unsigned long long>(e.size), table_time(utc_iso(e.mtime)).c_str(),
                 e.path.c_str(), target.c_str());
   }
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <memory>
 #include <optional>
 
@@ -13,6 +14,7 @@
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/location.h"
 #include "jellyfin_backup/io/store.h"
+#include "jellyfin_backup/utc_time.h"
 
 namespace jb {
 namespace {
@@ -81,7 +83,7 @@ class OpenOnManifest : public EntryConsumer {
   OpenOnManifest(Destination& dest, TeeSource& tee) : dest_(dest), tee_(tee) {}
   void on_manifest(const Manifest& m) override {
     if (!dest_.to_stdout && !dest_.name) {
-      dest_.name = archive_file_name(parse_created(m.created), m.app_version);
+      dest_.name = archive_file_name(parse_utc_iso(m.created).value_or(std::time(nullptr)), m.app_version);
       if (dest_.store->stat(*dest_.name))
         throw io_error(dest_.store->display(*dest_.name), "already exists", 0,
                        "nothing was copied; an existing file is never overwritten");
@@ -101,11 +103,6 @@ class OpenOnManifest : public EntryConsumer {
   Sink* sink() { return sink_.get(); }
 
  private:
-  static std::int64_t parse_created(const std::string& created) {
-    std::tm tm{};
-    if (!::strptime(created.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return std::time(nullptr);
-    return static_cast<std::int64_t>(::timegm(&tm));
-  }
   Destination& dest_;
   TeeSource& tee_;
   std::unique_ptr<Sink> sink_;

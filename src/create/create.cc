@@ -24,6 +24,7 @@
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/interrupt.h"
 #include "jellyfin_backup/io/location.h"
+#include "jellyfin_backup/io/names.h"
 #include "jellyfin_backup/io/paths.h"
 #include "jellyfin_backup/io/rclone.h"
 #include "jellyfin_backup/io/store.h"
@@ -31,26 +32,13 @@
 #include "jellyfin_backup/jellyfin/running_server.h"
 #include "jellyfin_backup/restore/swap.h"
 #include "jellyfin_backup/pipeline/compress_stage.h"
+#include "jellyfin_backup/utc_time.h"
 #include "jellyfin_backup/version.h"
 
 namespace jb {
 namespace {
 
 constexpr std::size_t kReadBlock = 1 << 20;
-
-std::string utc_stamp(std::time_t t, const char* format) {
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, format, &tm);
-  return buf;
-}
-
-std::string host_name() {
-  char buf[HOST_NAME_MAX + 1] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
 
 // Where the archive goes, with the name it gets.
 struct Output {
@@ -146,7 +134,7 @@ Manifest make_manifest(const BackupPlan& plan, const TreeLayout& layout, const C
   Manifest m;
   m.format_version = format::kFormatVersion;
   m.tool_version = kToolVersion;
-  m.created = utc_stamp(now, "%Y-%m-%dT%H:%M:%SZ");
+  m.created = utc_iso(now);
   m.host = host_name();
   m.app_version = options.server_version;
   if (options.server_version) m.app_version_source = options.version_source.value_or("command line");
@@ -298,7 +286,7 @@ std::string archive_file_name(std::int64_t unix_time, const std::optional<std::s
     v.push_back(safe ? c : '_');
   }
   if (v.empty()) v = format::kUnknownVersion;
-  return std::string(format::kArchivePrefix) + utc_stamp(static_cast<std::time_t>(unix_time), "%Y%m%dT%H%M%SZ") +
+  return std::string(format::kArchivePrefix) + utc_compact(unix_time) +
          "_" + v + std::string(format::kArchiveSuffix);
 }
 

@@ -10,6 +10,7 @@
 
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/interrupt.h"
+#include "jellyfin_backup/io/names.h"
 
 namespace jb {
 namespace {
@@ -25,15 +26,6 @@ std::string base_of(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
-
-std::string random_suffix() {
-  static const char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::random_device rd;
-  std::string s;
-  for (int i = 0; i < 8; ++i) s.push_back(kChars[rd() % (sizeof kChars - 1)]);
-  return s;
-}
-
 
 // Moves `from` to `to` but never replaces an existing `to`.
 void rename_no_replace(const std::string& from, const std::string& to) {

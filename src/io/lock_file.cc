@@ -24,6 +24,8 @@
 #include <nlohmann/json.hpp>
 
 #include "jellyfin_backup/error.h"
+#include "jellyfin_backup/utc_time.h"
+#include "jellyfin_backup/io/names.h"
 #include "jellyfin_backup/io/paths.h"
 
 namespace jb {
@@ -38,21 +40,6 @@ constexpr std::size_t kCutEscapedKey = 160;
 // Each retry means another run removed the file between our open and
 // flock; so many in a row mean something else keeps deleting it.
 constexpr int kMaxAttempts = 100;
-
-std::string host_name() {
-  char buf[HOST_NAME_MAX + 1] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
-
-std::string utc_now() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string holder_text(const LockHolder& holder) {
   nlohmann::json j = {{"pid", holder.pid},
@@ -155,7 +142,7 @@ LockFile LockFile::acquire(const std::string& path, const std::string& what,
     // From here the file is ours: a failure below removes it on the way out.
     LockFile lock(path, std::move(fd));
     const std::string old_text = read_fd(lock.fd_.get());
-    LockHolder me{::getpid(), host_name(), command, utc_now()};
+    LockHolder me{::getpid(), host_name(), command, utc_iso(std::time(nullptr))};
     // A released lock file is removed, so any holder still written in the
     // one we locked is a run that died holding it.
     if (auto old = parse_holder(old_text)) {

@@ -18,6 +18,8 @@
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/interrupt.h"
 #include "jellyfin_backup/io/location.h"
+#include "jellyfin_backup/io/names.h"
+#include "jellyfin_backup/utc_time.h"
 
 namespace jb {
 namespace {
@@ -85,17 +87,6 @@ Error failure(const Run& r, const std::string& display, const std::string& subco
   return failure(r.status, r.tail, display, subcommand);
 }
 
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-// days_from_civil): no timegm, no TZ lookups.
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
 // RFC 3339 as rclone prints it ("2026-11-25T03:15:00.123456789+01:00" or
 // "...Z") to unix seconds; 0 when absent or unreadable (Go's zero time,
 // year 1, included: the remote has no time).
@@ -118,7 +109,9 @@ std::int64_t parse_mtime(const std::string& text) {
   } else if (pos >= text.size() || (text[pos] != 'Z' && text[pos] != 'z')) {
     return 0;
   }
-  return days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset;
+  const auto t = utc_seconds(year, static_cast<int>(month), static_cast<int>(day), static_cast<int>(hour),
+                             static_cast<int>(minute), static_cast<int>(second));
+  return t ? *t - offset : 0;
 }
 
 RemoteFile remote_file(const nlohmann::json& entry) {
@@ -138,14 +131,6 @@ nlohmann::json parse_json(const std::string& text, const std::string& display) {
     throw Error(ErrorKind::kRuntime, display + ": cannot understand rclone lsjson's output",
                 "is the rclone binary a real rclone?");
   }
-}
-
-std::string random_suffix() {
-  static const char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::random_device rd;
-  std::string s;
-  for (int i = 0; i < 8; ++i) s.push_back(kChars[rd() % (sizeof kChars - 1)]);
-  return s;
 }
 
 // ".<name>.tmp-XXXXXXXX" in the directory of `remote_path`: hidden from

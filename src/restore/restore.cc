@@ -28,6 +28,7 @@
 #include "jellyfin_backup/restore/safe_extractor.h"
 #include "jellyfin_backup/restore/staging_dir.h"
 #include "jellyfin_backup/restore/swap.h"
+#include "jellyfin_backup/utc_time.h"
 #include "jellyfin_backup/verify/verify.h"
 
 namespace jb {
@@ -36,15 +37,6 @@ namespace {
 // Per-tree allowance for what file contents do not count: inodes,
 // directory blocks, the tail block of every file.
 constexpr std::uint64_t kOverheadPerEntry = 4096;
-
-std::string utc_stamp() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
 
 std::string human(std::uint64_t bytes) {
   char buf[32];
@@ -367,7 +359,7 @@ RestoreResult restore(const RestoreOptions& options, Reporter& outer) {
     if (!result.forced) result.forced = forced;
   }
 
-  const std::string stamp = utc_stamp();
+  const std::string stamp = utc_compact(std::time(nullptr));
   SwapPlan plan;
   plan.archive = source->name();
   plan.archive_created = result.manifest.created;
