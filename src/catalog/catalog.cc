@@ -79,7 +79,6 @@ struct Job {
   const StoredFile* sidecar;  // null when there is none
   ArchiveInfo info;
   bool listed = false;
-  std::exception_ptr failure;  // a store failure, rethrown after the join
   std::optional<std::string> sidecar_text;  // fetched with the others
 };
 
@@ -143,6 +142,8 @@ void read_start(const Store& store, Job& job) {
     }
     info.manifest = std::move(start->manifest);
   } catch (const Error& e) {
+    // Gone since the listing (a prune ran meanwhile): not there to list.
+    if (e.kind() != ErrorKind::kDamaged && !interrupted_signal() && !store.stat(info.name)) return;
     if (e.kind() != ErrorKind::kDamaged) throw;
     // A damaged file under a name create generates is ours: list it. Any
     // other is not a jellyfin-backup archive, and none of our business.
@@ -187,20 +188,24 @@ SidecarState sidecar_state(const Store& store, const Job& job, std::optional<std
   return SidecarState::kMatches;
 }
 
-std::string hash_archive(const Store& store, const std::string& name, SharedProgress& progress) {
+// Throws Error(kRuntime) when another thread's failure stopped the run:
+// nobody waits minutes for a hash whose result will be thrown away.
+std::string hash_archive(const Store& store, const std::string& name, SharedProgress& progress,
+                         const std::atomic<bool>& failed) {
   auto inner = store.open(name);
   HashingSource source(*inner);
   std::vector<char> buffer(kHashBlock);
   while (std::size_t n = source.read(buffer.data(), buffer.size())) {
     throw_if_interrupted();
+    if (failed) throw Error(ErrorKind::kRuntime, "stopped: reading another archive failed");
     progress.add(n, 0);
   }
   progress.add(0, 1);
   return source.hex_digest();
 }
 
-void read_one(const Store& store, const CatalogOptions& options, Job& job,
-              SharedProgress& progress) {
+void read_one(const Store& store, const CatalogOptions& options, Job& job, SharedProgress& progress,
+              const std::atomic<bool>& failed) {
   throw_if_interrupted();
   read_start(store, job);
   if (!job.listed) return;
@@ -209,7 +214,7 @@ void read_one(const Store& store, const CatalogOptions& options, Job& job,
   // A stale sidecar may still hold the right hash (a copy that did not
   // keep times); --check settles it either way.
   if (options.check && hex) {
-    job.info.sidecar = hash_archive(store, job.info.name, progress) == *hex
+    job.info.sidecar = hash_archive(store, job.info.name, progress, failed) == *hex
                            ? SidecarState::kMatches
                            : SidecarState::kMismatch;
   }
@@ -261,7 +266,7 @@ Catalog read_catalog(const Store& store, const CatalogOptions& options, Reporter
   for (const StoredFile& f : files) {
     if (!is_candidate(f.name)) continue;
     auto sidecar = by_name.find(sidecar_name(f.name));
-    Job job{&f, sidecar == by_name.end() ? nullptr : sidecar->second, {}, false, nullptr};
+    Job job{&f, sidecar == by_name.end() ? nullptr : sidecar->second, {}, false, {}};
     job.info.name = f.name;
     job.info.size = f.size;
     job.info.mtime = f.mtime;
@@ -275,16 +280,19 @@ Catalog read_catalog(const Store& store, const CatalogOptions& options, Reporter
   prefetch_sidecars(store, jobs);
 
   // Threads take the next archive until none is left; nothing escapes a
-  // thread but through its job's `failure`. After a failure no new archive
-  // is started: the run is going to fail anyway.
+  // thread but as the run's first failure. After it no new archive is
+  // started, and hashes in progress stop: the run is going to fail anyway.
   std::atomic<std::size_t> next{0};
   std::atomic<bool> failed{false};
+  std::mutex first_failure_mutex;
+  std::exception_ptr first_failure;
   auto worker = [&] {
     for (std::size_t i; !failed && (i = next.fetch_add(1)) < jobs.size();) {
       try {
-        read_one(store, options, jobs[i], progress);
+        read_one(store, options, jobs[i], progress, failed);
       } catch (...) {
-        jobs[i].failure = std::current_exception();
+        std::lock_guard<std::mutex> lock(first_failure_mutex);
+        if (!first_failure) first_failure = std::current_exception();
         failed = true;
       }
     }
@@ -297,11 +305,10 @@ Catalog read_catalog(const Store& store, const CatalogOptions& options, Reporter
   for (std::thread& t : pool) t.join();
 
   throw_if_interrupted();
+  if (first_failure) std::rethrow_exception(first_failure);
   Catalog catalog;
-  for (Job& job : jobs) {
-    if (job.failure) std::rethrow_exception(job.failure);
+  for (Job& job : jobs)
     if (job.listed) catalog.archives.push_back(std::move(job.info));
-  }
   std::sort(catalog.archives.begin(), catalog.archives.end(),
             [](const ArchiveInfo& a, const ArchiveInfo& b) {
               return a.time != b.time ? a.time > b.time : a.name > b.name;

@@ -1,19 +1,32 @@
-// cxxopts set-up shared by the command files: the common flags, parsing with
-// errors turned into usage errors (exit 2), and --help.
+// What the command files share: the cxxopts set-up (common flags, the
+// config file, parsing with errors turned into usage errors, --help), the
+// flags that say which Jellyfin install and how to stop it, and the locks.
 #pragma once
 
 // --exclude 'a,b' is one glob: never split repeated values on commas.
 #define CXXOPTS_VECTOR_DELIMITER '\0'
 #include <cxxopts.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cli/cli.h"
+#include "jellyfin_backup/io/location.h"
+#include "jellyfin_backup/io/lock_file.h"
+#include "jellyfin_backup/jellyfin/install.h"
+#include "jellyfin_backup/jellyfin/installed_version.h"
+#include "jellyfin_backup/jellyfin/server_control.h"
+
+namespace jb {
+struct ArchiveInfo;
+class Store;
+}  // namespace jb
 
 namespace jb::cli {
 
-// Adds --json, --quiet and --help to `options`.
+// Adds --json, --quiet, --config-file and --help to `options`.
 void add_common_flags(cxxopts::Options& options);
 
 // Parses argv; throws a usage error (exit 2) for unknown flags, bad values
@@ -27,15 +40,6 @@ CommonFlags common_flags(const cxxopts::ParseResult& result);
 std::string required(const cxxopts::ParseResult& result, const std::string& command,
                      const std::string& flag);
 
-}  // namespace jb::cli
-
-#include <memory>
-
-#include "jellyfin_backup/jellyfin/install.h"
-#include "jellyfin_backup/jellyfin/installed_version.h"
-#include "jellyfin_backup/jellyfin/server_control.h"
-
-namespace jb::cli {
 
 // --install, --root, --data and --config: which Jellyfin install to work on.
 // `verb` says what the command does with the trees ("back up").
@@ -85,17 +89,6 @@ enum class VersionUse { kWroteTrees, kInstalled };
 std::optional<DetectedVersion> server_version_from(const cxxopts::ParseResult& result,
                                                    const Install& install, VersionUse use);
 
-}  // namespace jb::cli
-
-#include "jellyfin_backup/io/location.h"
-#include "jellyfin_backup/io/lock_file.h"
-
-namespace jb {
-struct ArchiveInfo;
-class Store;
-}  // namespace jb
-
-namespace jb::cli {
 
 // The DIR argument of list and prune (from the config file's `output` when
 // not given).

@@ -57,12 +57,12 @@ AtomicFile AtomicFile::create(const std::string& final_path, Mode mode) {
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0)
     throw io_error(dir, "cannot use output directory", errno,
-                   errno == ENOENT ? "create it first or choose another --output" : "");
+                   errno == ENOENT ? "create it first, or write somewhere else" : "");
   if (!S_ISDIR(st.st_mode))
     throw io_error(dir, "output directory is not a directory", 0);
   if (mode == kNoReplace && ::lstat(final_path.c_str(), &st) == 0)
     throw io_error(final_path, "already exists", 0,
-                   "choose another --output; an existing file is never overwritten");
+                   "an existing file is never overwritten; choose another name");
 
   for (int attempt = 0;; ++attempt) {
     std::string temp = dir + "/." + base_of(final_path) + ".tmp-" + random_suffix();

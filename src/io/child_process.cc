@@ -298,7 +298,7 @@ std::string ChildProcess::stderr_tail(std::size_t max_lines) const {
     std::size_t begin = text.rfind('\n', end - 1);
     begin = begin == std::string::npos ? 0 : begin + 1;
     std::string line = text.substr(begin, end - begin);
-    while (!line.empty() && std::strchr(" \t\r\n", line.back())) line.pop_back();
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) line.pop_back();
     std::size_t first = line.find_first_not_of(" \t");
     if (first != std::string::npos) lines.push_back(line.substr(first));
     if (begin == 0) break;

@@ -87,6 +87,18 @@ ssize_t read_interruptibly(int fd, void* buffer, std::size_t size) {
   }
 }
 
+ssize_t write_interruptibly(int fd, const void* data, std::size_t size) {
+  for (;;) {
+    throw_if_interrupted();
+    pollfd p{fd, POLLOUT, 0};
+    int ready = ::poll(&p, 1, 200);
+    if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    return n;
+  }
+}
+
 void reset_interrupted_for_testing() { g_signal.store(0); }
 
 }  // namespace jb

@@ -40,11 +40,15 @@ bool is_not_found(int status) { return status == 3 || status == 4; }
 
 // The error for a run of rclone that exited with `status` != 0. If we were
 // interrupted meanwhile (a Ctrl-C reaches rclone too), that is the error.
+// "Not found" is the user's to fix (kUsage) only for a path they named
+// (a directory to list); a file of ours that vanished half-way (a
+// temporary, an archive opened a moment ago) is a runtime failure.
 Error failure(int status, const std::string& tail, const std::string& display,
-              const std::string& subcommand) {
+              const std::string& subcommand, bool user_named = false) {
   throw_if_interrupted();
   const std::string quoted = tail.empty() ? "" : ": " + tail;
-  if (is_not_found(status)) return usage_error(display + ": not found" + quoted);
+  if (is_not_found(status))
+    return Error(user_named ? ErrorKind::kUsage : ErrorKind::kRuntime, display + ": not found" + quoted);
   std::string hint;
   if (tail.find("didn't find section in config file") != std::string::npos)
     hint = "check the remote's name (`rclone listremotes`) or configure it (`rclone config`)";
@@ -83,8 +87,9 @@ Run run(std::vector<std::string> args, const std::string& display) {
   return result;
 }
 
-Error failure(const Run& r, const std::string& display, const std::string& subcommand) {
-  return failure(r.status, r.tail, display, subcommand);
+Error failure(const Run& r, const std::string& display, const std::string& subcommand,
+              bool user_named = false) {
+  return failure(r.status, r.tail, display, subcommand, user_named);
 }
 
 // RFC 3339 as rclone prints it ("2026-11-25T03:15:00.123456789+01:00" or
@@ -154,12 +159,10 @@ void feed(ChildProcess& child, const void* data, std::size_t size, const std::st
     throw Error(ErrorKind::kRuntime, display + ": written to after its upload was finished");
   const char* p = static_cast<const char*>(data);
   while (size > 0) {
-    ssize_t n = ::write(child.stdin_fd(), p, size);
+    ssize_t n = write_interruptibly(child.stdin_fd(), p, size);
     if (n >= 0) {
       p += n;
       size -= static_cast<std::size_t>(n);
-    } else if (errno == EINTR) {
-      throw_if_interrupted();
     } else if (errno == EPIPE) {
       const int status = child.wait();
       if (status != 0) throw failure(status, child.stderr_tail(), display, "rcat");
@@ -215,7 +218,7 @@ std::string rclone_binary() {
 std::vector<RemoteFile> rclone_list(const std::string& remote_dir) {
   const std::string display = display_of(remote_dir);
   Run r = run({"lsjson", "--no-mimetype", remote_dir}, display);
-  if (r.status != 0) throw failure(r, display, "lsjson");
+  if (r.status != 0) throw failure(r, display, "lsjson", /*user_named=*/true);
   nlohmann::json entries = parse_json(r.out, display);
   if (!entries.is_array()) parse_json("", display);  // throws: not what lsjson prints
   std::vector<RemoteFile> files;

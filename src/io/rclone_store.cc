@@ -4,6 +4,10 @@
 // failing with "no such directory".
 #include "io/rclone_store.h"
 
+#include <xxhash.h>
+
+#include <cstdio>
+
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/lock_file.h"
 #include "jellyfin_backup/io/rclone.h"
@@ -31,7 +35,7 @@ class RcloneStore : public Store {
       entries = rclone_list(dir_.path);
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::kUsage) throw;  // kUsage from rclone_list: not found
-      throw usage_error(dir_.display() + ": no such directory", "create it first");
+      throw usage_error(dir_.display() + ": no such directory", "check the path");
     }
     // lsjson of a file lists that file alone; only a stat can tell it from
     // a directory holding one file of the same name.
@@ -80,8 +84,16 @@ class RcloneStore : public Store {
 
   std::string lock_path() const override {
     // Through join and split, "s3:b/jb/" and "s3:b/jb" are one directory
-    // and so one lock.
-    return keyed_lock_path(split_file(join(dir_, "x")).first.display());
+    // and so one lock. The name shows the remote's name and a hash of the
+    // rest: an on-the-fly remote (":s3,secret_access_key=...:bucket") must
+    // not spell its credentials into a world-readable directory.
+    const std::string key = split_file(join(dir_, "x")).first.display();
+    std::string remote = dir_.path.substr(dir_.path[0] == ':' ? 1 : 0);
+    remote = remote.substr(0, remote.find_first_of(":,"));
+    char hash[17];
+    std::snprintf(hash, sizeof hash, "%016llx",
+                  static_cast<unsigned long long>(XXH3_64bits(key.data(), key.size())));
+    return keyed_lock_path("rclone_" + remote + "_" + hash);
   }
 
  private:

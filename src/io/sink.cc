@@ -10,12 +10,8 @@ namespace jb {
 void write_all(int fd, const void* data, std::size_t size, const std::string& name) {
   const char* p = static_cast<const char*>(data);
   while (size > 0) {
-    ssize_t n = ::write(fd, p, size);
+    ssize_t n = write_interruptibly(fd, p, size);
     if (n < 0) {
-      if (errno == EINTR) {
-        throw_if_interrupted();
-        continue;
-      }
       if (errno == EPIPE)
         throw io_error(name, "cannot write", errno, "the reading end of the pipe went away");
       throw io_error(name, "cannot write", errno);

@@ -44,7 +44,7 @@ class LocalStore : public Store {
     UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd) {
       if (errno == ENOENT)
-        throw usage_error(dir_.display() + ": no such directory", "create it first");
+        throw usage_error(dir_.display() + ": no such directory", "check the path");
       if (errno == ENOTDIR)
         throw usage_error(dir_.display() + ": not a directory", "name a directory of archives");
       throw io_error(dir_.display(), "cannot open directory", errno);

@@ -116,6 +116,8 @@ LocationVerified verify_location(const std::string& location, Reporter& reporter
     if (current && parse_sidecar(*current, name) != out.xxh128)
       reporter.warning(store->display(sidecar) + " did not match the archive; rewritten from this verify");
     // Rewritten even when it says the same: its time records this verify.
+    // Not for an archive a prune removed while we read it (we take no lock).
+    if (!store->stat(name)) return out;
     write_sidecar(*store, name, out.xxh128);
     out.sidecar = store->display(sidecar);
   } catch (const Error& e) {

@@ -525,3 +525,27 @@ TEST_CASE("catalog: good sidecars cost one fetch together, none alone", "[catalo
   CHECK(counting.singles == 5);  // the batch itself, through read_small; nothing after it
   for (const auto& a : c.archives) CHECK(a.sidecar == SidecarState::kMatches);
 }
+
+// Deletes an archive the moment the catalog opens it: a prune that ran
+// between the listing and the read.
+class VanishingStore : public jb::test::ForwardingStore {
+ public:
+  VanishingStore(const jb::Store& inner, std::string victim) : ForwardingStore(inner), victim_(std::move(victim)) {}
+  std::unique_ptr<jb::Source> open(const std::string& name, std::optional<std::uint64_t> head) const override {
+    if (name == victim_) inner_.remove(name);
+    return ForwardingStore::open(name, head);
+  }
+
+ private:
+  std::string victim_;
+};
+
+TEST_CASE("catalog: an archive deleted since the listing is not listed, nor an error", "[catalog]") {
+  BackupDir dir;
+  const auto kept = dir.put_archive(utc(2026, 3, 1), "10.11.0");
+  const auto gone = dir.put_archive(utc(2026, 3, 2), "10.11.0");
+  VanishingStore store(*dir.store, gone);
+  RecordingReporter reporter;
+  Catalog c = jb::read_catalog(store, {}, reporter);
+  CHECK(names_of(c) == std::vector<std::string>{kept});
+}

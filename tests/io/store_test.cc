@@ -149,7 +149,7 @@ void check_store_contract(const Store& store, const std::string& disk) {
     jb::Error e = error_of([&] { missing->list(); });
     CHECK(e.kind() == jb::ErrorKind::kUsage);
     CHECK(e.full_message() ==
-          missing->location().display() + ": no such directory; create it first");
+          missing->location().display() + ": no such directory; check the path");
     CHECK(missing->read_small("s.json", 10) == std::nullopt);
     CHECK(missing->stat("x") == std::nullopt);
 
@@ -230,10 +230,17 @@ TEST_CASE("store: lock paths", "[store]") {
   CHECK(open_store(parse_location(tmp / "out"))->lock_path() == jb::keyed_lock_path(real + "/out"));
   CHECK(open_store(parse_location(tmp / "out/"))->lock_path() == jb::keyed_lock_path(real + "/out"));
   CHECK(open_store(parse_location(tmp / "link"))->lock_path() == jb::keyed_lock_path(real + "/out"));
-  // A remote's lock is a local file named after the remote directory.
-  CHECK(open_store(parse_location("rclone:s3:bucket/jb"))->lock_path() ==
-        jb::keyed_lock_path("rclone:s3:bucket/jb"));
-  CHECK(open_store(parse_location("rclone:s3:bucket/jb/"))->lock_path() ==
-        jb::keyed_lock_path("rclone:s3:bucket/jb"));
-  CHECK(open_store(parse_location("rclone:s3:"))->lock_path() == jb::keyed_lock_path("rclone:s3:"));
+  // A remote's lock is a local file named after the remote and a hash of
+  // the directory: one lock per directory, however it is written.
+  auto lock_of = [](const std::string& where) { return open_store(parse_location(where))->lock_path(); };
+  CHECK(lock_of("rclone:s3:bucket/jb") == lock_of("rclone:s3:bucket/jb/"));
+  CHECK(lock_of("rclone:s3:bucket/jb") != lock_of("rclone:s3:bucket/jb2"));
+  CHECK(lock_of("rclone:s3:bucket/jb") != lock_of("rclone:b2:bucket/jb"));
+  CHECK(lock_of("rclone:s3:bucket/jb").find("/jellyfin-backup.rclone_s3_") != std::string::npos);
+  CHECK(lock_of("rclone:s3:").find("/jellyfin-backup.rclone_s3_") != std::string::npos);
+  // Credentials of an on-the-fly remote never reach the lock file's name.
+  const std::string secret = lock_of("rclone::s3,access_key_id=AKIA,secret_access_key=hunter2:bucket");
+  CHECK(secret.find("hunter2") == std::string::npos);
+  CHECK(secret.find("AKIA") == std::string::npos);
+  CHECK(secret.find("/jellyfin-backup.rclone_s3_") != std::string::npos);
 }

@@ -37,6 +37,11 @@ void unregister_cleanup_path(int slot);
 // naming the signal; otherwise returns what read(2) returns (never EINTR).
 ssize_t read_interruptibly(int fd, void* buffer, std::size_t size);
 
+// write(2) with the same promise: a signal ends a write that a stuck
+// reader (a full pipe) would otherwise block for ever. Returns what write(2)
+// returns (never EINTR).
+ssize_t write_interruptibly(int fd, const void* data, std::size_t size);
+
 // Test hook: forget a recorded signal.
 void reset_interrupted_for_testing();
 

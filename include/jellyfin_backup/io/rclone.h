@@ -6,8 +6,9 @@
 // The binary is $JELLYFIN_BACKUP_RCLONE if set, else `rclone` on $PATH.
 // rclone runs with -q (errors only) and its stderr is captured, so a
 // failure becomes one of our one-line errors quoting rclone's last line.
-// rclone exit codes 3 and 4 ("directory/file not found") become
-// Error(kUsage) ("not found"); other failures Error(kRuntime).
+// rclone exit codes 3 and 4 ("directory/file not found") of a directory
+// the user named (rclone_list) become Error(kUsage) ("not found"); every
+// other failure is Error(kRuntime).
 #pragma once
 
 #include <cstdint>
