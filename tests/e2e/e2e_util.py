@@ -736,3 +736,55 @@ class E2ETestCase(unittest.TestCase):
         tool(["tar", "--zstd", "-xpf", archive, "--xattrs", "--xattrs-include=*", "--numeric-owner",
               "-C", dest], timeout=60)
         return dest
+
+
+# --------------------------------------------------------------------------------------------------
+# A run held mid-way
+
+
+class HeldRun:
+    """A run of the binary held in its own --stop-cmd, which runs once its locks are taken and before
+    anything is read; it goes on when release() is called (or the test ends).
+
+        held = u.HeldRun(self, ["create", ...], env=env)   # waits until it is held
+        ... a second run meets its locks ...
+        held.release(); held.proc.returncode == 0
+
+    Its output goes to files: the stop command inherits our stderr and outlives a killed run.
+    """
+
+    def __init__(self, case: unittest.TestCase, args, *, env=None, tmp: Path | None = None):
+        tmp = Path(tmp or case.tmp)
+        self._held, self._gate = tmp / "held", tmp / "gate"
+        self.err_path = tmp / "held.err"
+        stop = f"touch '{self._held}'; while [ ! -e '{self._gate}' ]; do sleep 0.05; done"
+        self._err = open(self.err_path, "wb")
+        self.proc = popen([*args, "--stop-cmd", stop], env=env, stdout=subprocess.DEVNULL,
+                          stderr=self._err)
+        case.addCleanup(self.release)
+        deadline = time.monotonic() + 20
+        while not self._held.exists():
+            if self.proc.poll() is not None:
+                case.fail(f"the held run ended early: {self.err_path.read_text()}")
+            if time.monotonic() > deadline:
+                case.fail("the held run never reached its stop command")
+            time.sleep(0.02)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def release(self):
+        """Lets it go on, and waits for it."""
+        self._gate.touch()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._err.close()
+
+    def kill(self):
+        """SIGKILL: no clean-up of its own (its stop command waits on, until release())."""
+        self.proc.kill()
+        self.proc.wait(timeout=10)

@@ -16,7 +16,6 @@ import calendar
 import json
 import os
 import re
-import subprocess
 import tempfile
 import time
 import unittest
@@ -423,33 +422,13 @@ class ListNoLock(ListBase):
         self.place(name)
         config, data = u.make_basic_trees(self.tmp / "src")
         env = {**os.environ, "JELLYFIN_BACKUP_LOCK_DIR": str(self.mkdir("locks"))}
-        held, gate = self.tmp / "held", self.tmp / "gate"
-        stop = f"touch '{held}'; while [ ! -e '{gate}' ]; do sleep 0.05; done"
-        proc = u.popen(["create", "--config", config, "--data", data, "--output", self.dir,
-                        "--server-version", "10.11.0", "--config-file", "none", "--quiet",
-                        "--stop-cmd", stop], env=env)
-
-        def release():
-            gate.touch()
-            try:
-                proc.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
-
-        self.addCleanup(release)
-        deadline = time.monotonic() + 20
-        while not held.exists():
-            if proc.poll() is not None:
-                self.fail(f"the held create ended early: {proc.communicate()}")
-            if time.monotonic() > deadline:
-                self.fail("the held create never reached its stop command")
-            time.sleep(0.02)
+        held = u.HeldRun(self, ["create", "--config", config, "--data", data, "--output", self.dir,
+                                "--server-version", "10.11.0", "--config-file", "none", "--quiet"], env=env)
         self.assertTrue(os.listdir(env["JELLYFIN_BACKUP_LOCK_DIR"]), "create holds the backup directory's lock")
         res = self.ls(self.dir, "--json", env=env)
         self.assertEqual([a["name"] for a in res.json()["archives"]], [name])
-        release()
-        self.assertEqual(proc.returncode, 0)
+        held.release()
+        self.assertEqual(held.proc.returncode, 0)
         self.assertEqual(len(self.list_json(env=env)["archives"]), 2)
 
 

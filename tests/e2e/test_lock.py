@@ -8,8 +8,6 @@ Run: JB_BIN=build/jellyfin-backup python3 tests/e2e/test_lock.py
 """
 
 import os
-import subprocess
-import time
 import unittest
 from pathlib import Path
 
@@ -24,33 +22,10 @@ class LockTest(u.E2ETestCase):
         # Locks go to a directory of this test's own.
         self.locks = self.mkdir("locks")
         self.env = {**os.environ, "JELLYFIN_BACKUP_LOCK_DIR": str(self.locks)}
-        self.gate = self.tmp / "gate"
 
-    def hold(self, *args) -> subprocess.Popen:
-        """Starts a run that waits in its stop command until the gate file exists."""
-        stop = f"touch '{self.tmp}/held'; while [ ! -e '{self.gate}' ]; do sleep 0.05; done"
-        # Output to files: the stop command inherits our stderr and outlives a killed run.
-        self.held_err = open(self.tmp / "held.err", "wb")
-        self.addCleanup(self.held_err.close)
-        proc = u.popen([*args, "--stop-cmd", stop], env=self.env, stdout=subprocess.DEVNULL,
-                       stderr=self.held_err)
-        self.addCleanup(self.release, proc)
-        deadline = time.monotonic() + 20
-        while not (self.tmp / "held").exists():
-            if proc.poll() is not None:
-                self.fail(f"the held run ended early: {(self.tmp / 'held.err').read_text()}")
-            if time.monotonic() > deadline:
-                self.fail("the held run never reached its stop command")
-            time.sleep(0.02)
-        return proc
-
-    def release(self, proc):
-        self.gate.touch()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    def hold(self, *args) -> u.HeldRun:
+        """A run held once its locks are taken, before anything is read."""
+        return u.HeldRun(self, args, env=self.env)
 
     def run_bin(self, args):
         return u.run(args, env=self.env)
@@ -62,8 +37,8 @@ class LockTest(u.E2ETestCase):
         res = self.run_bin(["create", "--config", config2, "--data", data2, "--output", self.out])
         self.assertFails(res, 4, str(first.pid), str(self.out), "in use")
         self.assertEqual(u.list_dir(self.out), [], "the refused run wrote nothing")
-        self.release(first)
-        self.assertEqual(first.returncode, 0)
+        first.release()
+        self.assertEqual(first.proc.returncode, 0)
         # The directory is free again, and no lock file is left behind.
         self.assertEqual(u.list_dir(self.locks), [])
         self.assertEqual([n for n in os.listdir(self.out) if n.startswith(".")], [])
@@ -124,8 +99,7 @@ class LockTest(u.E2ETestCase):
         first = self.hold("create", "--config", self.config, "--data", self.data, "--output", self.out)
         locks = u.list_dir(self.locks)
         self.assertEqual(len(locks), 3, "the backup directory and the two trees")
-        first.kill()  # SIGKILL: no clean-up of its own
-        first.wait(timeout=10)
+        first.kill()
         self.assertEqual(u.list_dir(self.locks), locks, "kill -9 leaves the lock files behind")
         res = self.run_bin(["create", "--config", self.config, "--data", self.data, "--output", self.out])
         self.assertExit(res, 0)

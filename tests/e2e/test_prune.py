@@ -18,7 +18,6 @@ Run: JB_BIN=build-e2e/jellyfin-backup JB_SAMPLE=scripts/make-sample-tree.py pyth
 
 import os
 import re
-import subprocess
 import tempfile
 import time
 import unittest
@@ -509,34 +508,14 @@ class PruneSafety(PruneBase):
         # While a create holds the directory, prune (which takes the lock) is refused.
         config, data = u.make_basic_trees(self.tmp / "src")
         env = {**UTC_ENV, "JELLYFIN_BACKUP_LOCK_DIR": str(self.mkdir("locks"))}
-        held, gate = self.tmp / "held", self.tmp / "gate"
-        stop = f"touch '{held}'; while [ ! -e '{gate}' ]; do sleep 0.05; done"
-        proc = u.popen(["create", "--config", config, "--data", data, "--output", self.dir,
-                        "--server-version", "10.11.0", "--config-file", "none", "--quiet",
-                        "--stop-cmd", stop], env=env)
-
-        def release():
-            gate.touch()
-            try:
-                proc.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
-
-        self.addCleanup(release)
-        deadline = time.monotonic() + 20
-        while not held.exists():
-            if proc.poll() is not None:
-                self.fail(f"the held create ended early: {proc.communicate()}")
-            if time.monotonic() > deadline:
-                self.fail("the held create never reached its stop command")
-            time.sleep(0.02)
+        held = u.HeldRun(self, ["create", "--config", config, "--data", data, "--output", self.dir,
+                                "--server-version", "10.11.0", "--config-file", "none", "--quiet"], env=env)
         self.assertTrue(os.listdir(env["JELLYFIN_BACKUP_LOCK_DIR"]), "create holds its locks")
         res = self.prune("--keep-last", "1", expect=None, env=env)
-        self.assertFails(res, 4, str(proc.pid))
+        self.assertFails(res, 4, str(held.pid))
         self.assertEqual(self.archives_on_disk(), sorted(names[1:]))
-        release()
-        self.assertEqual(proc.returncode, 0)
+        held.release()
+        self.assertEqual(held.proc.returncode, 0)
         self.prune("--keep-last", "1", "--quiet", env=env)
         self.assertEqual(len(self.archives_on_disk()), 1)
         self.assertEqual([n for n in os.listdir(self.dir) if n.startswith(".")], [], "nothing hidden (lock, temp) is left in the directory")
