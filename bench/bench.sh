@@ -166,30 +166,31 @@ if [[ -f $ours_archive ]]; then
 fi
 if command -v rclone >/dev/null && [[ -f $ours_archive ]] && ((have_ours)); then
     dav_root="$out/webdav"
-    mkdir -p "$dav_root"
+    rm -rf "$dav_root" && mkdir -p "$dav_root"
+    # list reads each archive's first frame and sidecar: 200 archives, local and on the remote.
+    # Made before the server starts: it caches directory listings.
+    many="$out/many"
+    rm -rf "$many" && mkdir -p "$many" "$dav_root/many"
+    sum=$(xxh128sum "$ours_archive" | cut -d' ' -f1)
+    for ((i = 0; i < 200; i++)); do
+        name=$(date -u -d "@$((1700000000 + i * 86400))" +jellyfin.%Y%m%dT%H%M%SZ_10.11.0.tar.zst)
+        ln "$ours_archive" "$many/$name" 2>/dev/null || cp "$ours_archive" "$many/$name"
+        echo "$sum  $name" > "$many/$name.xxh128"
+        ln "$many/$name" "$dav_root/many/$name" 2>/dev/null || cp "$many/$name" "$dav_root/many/$name"
+        cp "$many/$name.xxh128" "$dav_root/many/"
+    done
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     rclone serve webdav --addr "127.0.0.1:$port" "$dav_root" >"$out/webdav.log" 2>&1 &
     dav_pid=$!
     trap 'kill $dav_pid 2>/dev/null || true' EXIT
     export RCLONE_CONFIG=/dev/null RCLONE_CONFIG_BENCHDAV_TYPE=webdav RCLONE_CONFIG_BENCHDAV_URL="http://127.0.0.1:$port"
     until rclone lsf benchdav: >/dev/null 2>&1; do sleep 0.1; done
+    # Every run uploads into a directory of its own (nothing there to skip or to refuse).
+    fresh='c-$(date +%s%N)'
     echo "bench: peer offsite copy (rclone copyto)" >&2
-    measure peer_offsite "rm -rf $(q "$dav_root")/c && mkdir -p $(q "$dav_root")/c" \
-        "rclone copyto $(q "$ours_archive") benchdav:c/ours.tar.zst" || status=1
+    measure peer_offsite ":" "rclone copyto $(q "$ours_archive") benchdav:$fresh/ours.tar.zst" || status=1
     echo "bench: ours offsite copy" >&2
-    measure ours_offsite "rm -rf $(q "$dav_root")/c && mkdir -p $(q "$dav_root")/c" \
-        "$(q "$bin") copy $(q "$ours_archive") rclone:benchdav:c/ --quiet" || status=1
-    # list reads each archive's first frame and sidecar: 200 archives, local and on the remote.
-    # (The server caches directory listings: "many" is filled before anything lists it.)
-    many="$out/many"
-    rm -rf "$many" "$dav_root/many" && mkdir -p "$many" "$dav_root/many"
-    for ((i = 0; i < 200; i++)); do
-        name=$(date -u -d "@$((1700000000 + i * 86400))" +jellyfin.%Y%m%dT%H%M%SZ_10.11.0.tar.zst)
-        ln "$ours_archive" "$many/$name" 2>/dev/null || cp "$ours_archive" "$many/$name"
-        (cd "$out" && xxh128sum ours.tar.zst | sed "s/ours.tar.zst/$name/" > "$many/$name.xxh128")
-        ln "$many/$name" "$dav_root/many/$name" 2>/dev/null || cp "$many/$name" "$dav_root/many/$name"
-        cp "$many/$name.xxh128" "$dav_root/many/"
-    done
+    measure ours_offsite ":" "$(q "$bin") copy $(q "$ours_archive") rclone:benchdav:$fresh/ --quiet" || status=1
     echo "bench: ours list of 200 archives (local, remote)" >&2
     measure ours_list_local ":" "$(q "$bin") list $(q "$many") --quiet" || status=1
     measure ours_list_remote ":" "$(q "$bin") list rclone:benchdav:many --quiet" || status=1

@@ -84,6 +84,7 @@ PruneResult prune_store(const Store& store, const PruneOptions& options, Reporte
 
   // Oldest first: an interrupted or failing run has then removed what was
   // least worth keeping.
+  std::set<std::string> failed_sidecars;  // warned about once
   for (auto it = result.archives.rbegin(); it != result.archives.rend(); ++it) {
     PrunedArchive& a = *it;
     if (a.keep) continue;
@@ -101,22 +102,28 @@ PruneResult prune_store(const Store& store, const PruneOptions& options, Reporte
     }
     a.removed = true;
     result.freed_bytes += a.info.size;
+    // Its sidecar right away, whatever the archive's name; one that cannot
+    // go is left to the next prune (below, for a generated name).
+    try {
+      store.remove(sidecar_name(a.info.name));
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kRuntime) throw;
+      reporter.warning(e.full_message() + "; its archive is gone, the next prune removes it");
+      failed_sidecars.insert(sidecar_name(a.info.name));
+    }
   }
 
-  // Then the sidecars of what is gone: those just removed, and any left by
-  // an earlier prune or by hand. A sidecar without its archive is clutter
-  // that list and prune never show.
-  std::vector<StoredFile> files = store.list();
-  if (options.dry_run)
-    for (const auto& a : result.archives)
-      if (!a.keep) std::erase_if(files, [&](const StoredFile& f) { return f.name == a.info.name; });
+  // Then sidecars left by an earlier prune or by hand: clutter that list
+  // and prune never show.
+  const std::vector<StoredFile> files = store.list();
   for (const std::string& sidecar : orphan_sidecars(files)) {
+    if (failed_sidecars.count(sidecar)) continue;
     if (!options.dry_run) {
       try {
         store.remove(sidecar);
       } catch (const Error& e) {
         if (e.kind() != ErrorKind::kRuntime) throw;
-        reporter.warning(e.full_message() + "; the next prune removes it");
+        reporter.warning(e.full_message() + "; its archive is gone, the next prune removes it");
         continue;
       }
     }

@@ -1,9 +1,7 @@
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
 #include "cli/options.h"
-#include "jellyfin_backup/archive/sidecar.h"
 #include "jellyfin_backup/catalog/prune.h"
 #include "jellyfin_backup/io/store.h"
 
@@ -31,15 +29,6 @@ std::string reasons_text(const std::vector<std::string>& reasons) {
   return out;
 }
 
-// Sidecars removed whose archive this run did not remove.
-std::size_t leftover_sidecars(const PruneResult& r) {
-  std::size_t n = r.orphan_sidecars.size();
-  for (const auto& a : r.archives)
-    if (!a.keep && a.error.empty()) n -= std::count(r.orphan_sidecars.begin(), r.orphan_sidecars.end(),
-                                                    sidecar_name(a.info.name));
-  return n;
-}
-
 void print_human(const Store& store, const PruneOptions& opts, const PruneResult& r) {
   std::printf("%s: %s\n", store.location().display().c_str(), opts.policy.describe().c_str());
   if (r.hosts.size() > 1) {
@@ -65,7 +54,7 @@ void print_human(const Store& store, const PruneOptions& opts, const PruneResult
   }
   for (const auto& u : r.unreadable)
     std::printf("Skipped (kept, unreadable): %s: %s\n", u.name.c_str(), u.error.value_or("").c_str());
-  if (const auto leftover = leftover_sidecars(r); leftover)
+  if (const auto leftover = r.orphan_sidecars.size())
     std::printf("%s %zu %s whose archive was already gone.\n", opts.dry_run ? "Would remove" : "Removed",
                 leftover, leftover == 1 ? "sidecar" : "sidecars");
   if (opts.dry_run) std::printf("Nothing was removed (--dry-run).\n");
@@ -126,8 +115,7 @@ int cmd_prune(int argc, char** argv) {
   std::string error;
   for (const auto& a : result.archives)
     if (!a.error.empty()) {
-      error = store->display(a.info.name) + ": cannot remove: " + a.error +
-              "; the other archives were pruned, check the permissions and run prune again";
+      error = a.error + "; the other archives were pruned, check the permissions and run prune again";
       break;
     }
   if (flags.json) {

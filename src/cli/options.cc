@@ -69,12 +69,13 @@ std::vector<std::string> config_arguments(const ConfigFile& config, const std::s
   // A setting in the command's own section overrides the same key outside.
   std::map<std::string, std::vector<const ConfigSetting*>> chosen;
   std::set<std::string> from_section;
+  const ConfigSetting* create_output = nullptr;  // the last `output` under [create]
   // `list DIR` and `prune DIR` default to where create writes: `output`
   // in their own section, else outside a section, else under [create].
   const bool output_is_dir = accepted.count("dir") && !accepted.count("output");
   for (const auto& s : config.settings) {
-    const bool create_output = output_is_dir && s.section == "create" && s.key == "output";
-    if (!s.section.empty() && s.section != command && !create_output) continue;
+    const bool is_create_output = output_is_dir && s.section == "create" && s.key == "output";
+    if (!s.section.empty() && s.section != command && !is_create_output) continue;
     std::string key = s.key;
     if (key == "output" && output_is_dir) key = "dir";
     if (!accepted.count(key)) {
@@ -84,8 +85,8 @@ std::vector<std::string> config_arguments(const ConfigFile& config, const std::s
       continue;
     }
     if (given.count(key)) continue;
-    if (create_output) {
-      if (!chosen.count(key)) chosen[key] = {&s};
+    if (is_create_output) {
+      create_output = &s;
       continue;
     }
     if (!s.section.empty() && !from_section.count(key)) {
@@ -96,6 +97,8 @@ std::vector<std::string> config_arguments(const ConfigFile& config, const std::s
     }
     chosen[key].push_back(&s);
   }
+
+  if (create_output && !chosen.count("dir") && !given.count("dir")) chosen["dir"] = {create_output};
 
   std::vector<std::string> args;
   for (const auto& [key, settings] : chosen) {

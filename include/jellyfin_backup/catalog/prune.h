@@ -35,8 +35,9 @@ struct PruneResult {
   std::vector<PrunedArchive> archives;  // newest first
   std::vector<ArchiveInfo> unreadable;  // kept, never judged
   std::vector<std::string> hosts;       // the groups the policy was applied to, apart
-  // Sidecars whose archive is gone (a deletion that failed half-way, an
-  // archive deleted by hand): removed (or, dry run, to remove).
+  // Sidecars whose archive was gone before this run (a deletion that failed
+  // half-way, an archive deleted by hand; only for names create generates):
+  // removed (or, dry run, to remove).
   std::vector<std::string> orphan_sidecars;
   std::uint64_t freed_bytes = 0;  // archives removed (or, dry run, to remove)
   bool failed() const;            // deleting an archive failed
