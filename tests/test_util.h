@@ -156,7 +156,10 @@ class ForwardingStore : public Store {
                                std::optional<std::uint64_t> head) const override {
     return inner_.open(name, head);
   }
-  std::unique_ptr<Sink> create(const std::string& name) const override { return inner_.create(name); }
+  std::unique_ptr<Sink> create(const std::string& name,
+                               std::optional<std::uint64_t> size = std::nullopt) const override {
+    return inner_.create(name, size);
+  }
   std::optional<std::string> read_small(const std::string& name, std::size_t max_bytes) const override {
     return inner_.read_small(name, max_bytes);
   }

@@ -97,7 +97,9 @@ class OpenOnManifest : public EntryConsumer {
   void open() {
     if (tee_.attached()) return;
     if (dest_.to_stdout) sink_ = std::make_unique<FdSink>(STDOUT_FILENO, "stdout");
-    else sink_ = dest_.store->create(*dest_.name);
+    // The size, when the source knows it, lets a remote stream what it
+    // would otherwise have rclone spool to a local file first.
+    else sink_ = dest_.store->create(*dest_.name, tee_.size());
     tee_.attach(*sink_);
   }
   Sink* sink() { return sink_.get(); }

@@ -145,8 +145,10 @@ std::string temp_beside(const std::string& remote_path) {
   return join(dir, "." + name + ".tmp-" + random_suffix()).path;
 }
 
-ChildProcess start_rcat(const std::string& remote_path) {
-  return ChildProcess::spawn(rclone_argv({"rcat", remote_path}),
+ChildProcess start_rcat(const std::string& remote_path, std::optional<std::uint64_t> size = std::nullopt) {
+  std::vector<std::string> args = {"rcat", remote_path};
+  if (size) args.insert(args.begin() + 1, {"--size", std::to_string(*size)});
+  return ChildProcess::spawn(rclone_argv(std::move(args)),
                              {.in = ChildProcess::Stdin::kPipe,
                               .out = ChildProcess::Stdout::kNull,
                               .err = ChildProcess::Stderr::kCapture});
@@ -187,10 +189,10 @@ Error already_exists(const std::string& display, const char* hint) {
 
 // rcat into `temp_path`, once we know there is nothing at `final_path`.
 ChildProcess start_upload(const std::string& final_path, const std::string& temp_path,
-                          const std::string& display) {
+                          const std::string& display, std::optional<std::uint64_t> size) {
   if (rclone_stat(final_path))
     throw already_exists(display, "choose another name; an existing file is never overwritten");
-  return start_rcat(temp_path);
+  return start_rcat(temp_path, size);
 }
 
 }  // namespace
@@ -301,11 +303,11 @@ std::size_t RcloneSource::read(void* buffer, std::size_t size) {
   return 0;
 }
 
-RcloneSink::RcloneSink(const std::string& remote_path, std::string display)
+RcloneSink::RcloneSink(const std::string& remote_path, std::string display, std::optional<std::uint64_t> size)
     : final_path_(remote_path),
       temp_path_(temp_beside(remote_path)),
       display_(std::move(display)),
-      child_(start_upload(final_path_, temp_path_, display_)) {}
+      child_(start_upload(final_path_, temp_path_, display_, size)) {}
 
 RcloneSink::~RcloneSink() {
   if (committed_) return;

@@ -65,8 +65,8 @@ class RcloneStore : public Store {
     return std::make_unique<RcloneSource>(path_of(name), display(name), std::nullopt, head);
   }
 
-  std::unique_ptr<Sink> create(const std::string& name) const override {
-    return std::make_unique<RcloneSink>(path_of(name), display(name));
+  std::unique_ptr<Sink> create(const std::string& name, std::optional<std::uint64_t> size = std::nullopt) const override {
+    return std::make_unique<RcloneSink>(path_of(name), display(name), size);
   }
 
   std::optional<std::string> read_small(const std::string& name,

@@ -88,7 +88,7 @@ class LocalStore : public Store {
     return open_file_source(path_of(name));
   }
 
-  std::unique_ptr<Sink> create(const std::string& name) const override {
+  std::unique_ptr<Sink> create(const std::string& name, std::optional<std::uint64_t> = std::nullopt) const override {
     return std::make_unique<AtomicFile>(AtomicFile::create(path_of(name)));
   }
 

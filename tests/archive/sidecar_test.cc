@@ -31,7 +31,7 @@ class SmallFileStore : public jb::Store {
   std::unique_ptr<jb::Source> open(const std::string&, std::optional<std::uint64_t>) const override {
     throw std::logic_error("unused");
   }
-  std::unique_ptr<jb::Sink> create(const std::string&) const override {
+  std::unique_ptr<jb::Sink> create(const std::string&, std::optional<std::uint64_t>) const override {
     throw std::logic_error("unused");
   }
   std::optional<std::string> read_small(const std::string& name, std::size_t) const override {

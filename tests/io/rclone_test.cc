@@ -280,6 +280,20 @@ TEST_CASE("rclone: an interrupted upload still removes its temporary", "[rclone]
   CHECK(names_in(dir.path()).empty());
 }
 
+TEST_CASE("rclone: a sink that knows its size tells rcat, which then streams", "[rclone]") {
+  // Without --size, rclone spools a stream to a local file first for a
+  // remote that needs the length up front (WebDAV).
+  TempDir dir;
+  ScopedEnv env("JELLYFIN_BACKUP_RCLONE", fake_rclone(dir));
+  // commit() waits for the (fake, refusing) rcat, so it has logged its arguments.
+  error_of([] { RcloneSink("r:x.tar.zst", "rclone:r:x.tar.zst", 12345).commit(); });
+  error_of([] { RcloneSink("r:y.tar.zst", "rclone:r:y.tar.zst").commit(); });
+  const std::string log = read_file(dir / "log");
+  INFO(log);
+  CHECK(log.find("rcat --size 12345 r:.x.tar.zst.tmp-") != std::string::npos);
+  CHECK(log.find("rcat r:.y.tar.zst.tmp-") != std::string::npos);
+}
+
 TEST_CASE("rclone: a sink never replaces an existing file", "[rclone]") {
   JB_SKIP_WITHOUT_RCLONE("the refusal to overwrite");
   TempDir dir;

@@ -68,7 +68,9 @@ class RcloneSource : public Source {
 // upload and deletes the temporary.
 class RcloneSink : public Sink {
  public:
-  RcloneSink(const std::string& remote_path, std::string display);
+  // `size`: the exact length, when known, as `rcat --size` (see Store::create).
+  RcloneSink(const std::string& remote_path, std::string display,
+             std::optional<std::uint64_t> size = std::nullopt);
   ~RcloneSink() override;
   void write(const void* data, std::size_t size) override;
   void commit() override;

@@ -44,8 +44,11 @@ class Store {
                                        std::optional<std::uint64_t> head = std::nullopt) const = 0;
   // Writes a new file atomically: nothing under `name` before commit(),
   // an existing `name` is never replaced (Error(kRuntime) "already exists"),
-  // and without commit() nothing is left behind.
-  virtual std::unique_ptr<Sink> create(const std::string& name) const = 0;
+  // and without commit() nothing is left behind. `size`, when the writer
+  // knows it (a copy), lets a remote that cannot take a stream of unknown
+  // length (WebDAV) stream anyway instead of rclone spooling it to disk.
+  virtual std::unique_ptr<Sink> create(const std::string& name,
+                                       std::optional<std::uint64_t> size = std::nullopt) const = 0;
 
   // Small files (sidecars): the content, or nullopt when missing. Reads at
   // most max_bytes + 1 bytes, so a caller can tell an oversized file.
