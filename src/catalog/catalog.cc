@@ -36,13 +36,8 @@ namespace {
 constexpr std::uint64_t kHeadBytes = 64 * 1024;
 constexpr std::size_t kHashBlock = 1 << 20;
 
-bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 bool is_candidate(const std::string& name) {
-  return !name.empty() && name[0] != '.' && name.size() > format::kArchiveSuffix.size() &&
-         ends_with(name, format::kArchiveSuffix);
+  return !name.empty() && name[0] != '.' && format::has_archive_suffix(name);
 }
 
 bool mentions_truncation(const std::string& message) {
@@ -238,7 +233,7 @@ std::optional<GeneratedName> parse_archive_name(const std::string& name) {
   const std::size_t stamp = 16;  // YYYYMMDDTHHMMSSZ
   const std::size_t suffix = format::kArchiveSuffix.size();
   if (name.size() < prefix + stamp + 2 + suffix || name.compare(0, prefix, format::kArchivePrefix) != 0 ||
-      !ends_with(name, format::kArchiveSuffix) || name[prefix + stamp] != '_')
+      !format::has_archive_suffix(name) || name[prefix + stamp] != '_')
     return {};
   const auto time = parse_utc_compact(std::string_view(name).substr(prefix, stamp));
   if (!time) return {};

@@ -295,10 +295,7 @@ OutputTarget output_target(const std::string& output) {
   if (where.is_stdio()) throw usage_error("standard output is not a directory");
   std::string path = where.path;
   if (where.is_rclone()) {
-    const std::string suffix(format::kArchiveSuffix);
-    bool is_file = path.size() > suffix.size() && path.back() != '/' &&
-                   path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
-    if (!is_file) return {where, std::nullopt};
+    if (!format::has_archive_suffix(path)) return {where, std::nullopt};
     auto [dir, name] = split_file(where);
     return {dir, name};
   }
@@ -391,6 +388,8 @@ CreateResult create(const CreateOptions& options, Reporter& outer_reporter) {
   } else {
     output = resolve_output(options.output, now, options.server_version);
     result.path = output.path;
+    if (!format::has_archive_suffix(output.name))
+      reporter.warning(output.path + ": does not end in .tar.zst, so list and prune will not see it");
     sink = output.store->create(output.name);
   }
   // The whole archive's hash, for the sidecar, as it is written.

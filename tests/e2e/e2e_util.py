@@ -757,7 +757,9 @@ class HeldRun:
         tmp = Path(tmp or case.tmp)
         self._held, self._gate = tmp / "held", tmp / "gate"
         self.err_path = tmp / "held.err"
-        stop = f"touch '{self._held}'; while [ ! -e '{self._gate}' ]; do sleep 0.05; done"
+        # It also ends when the test's directory is gone: never a loop left behind.
+        stop = (f"touch '{self._held}'; "
+                f"while [ ! -e '{self._gate}' ] && [ -d '{tmp}' ]; do sleep 0.05; done")
         self._err = open(self.err_path, "wb")
         self.proc = popen([*args, "--stop-cmd", stop], env=env, stdout=subprocess.DEVNULL,
                           stderr=self._err)

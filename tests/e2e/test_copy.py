@@ -70,6 +70,16 @@ class CopyTest(u.E2ETestCase):
         self.assertIn("Copied", res.stdout)
         u.tool(["xxh128sum", "-c", "renamed.tar.zst.xxh128"], cwd=dest.parent)
 
+    def test_a_name_list_cannot_see_is_copied_with_a_warning(self):
+        dest = self.mkdir("d") / "jellyfin-latest.backup"
+        res = u.run(["copy", self.archive, dest])
+        self.assertExit(res, 0)
+        self.assertEqual(dest.read_bytes(), self.blob)
+        self.assertIn("does not end in .tar.zst, so list and prune will not see it", res.stderr)
+        listing = u.run(["list", dest.parent, "--json"])
+        self.assertExit(listing, 0)
+        self.assertEqual(listing.json()["archives"], [])
+
     def test_damaged_source_leaves_nothing(self):
         bad = self.tmp / self.archive.name
         bad.write_bytes(u.flip(self.blob, len(self.blob) // 2))

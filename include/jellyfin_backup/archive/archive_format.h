@@ -52,4 +52,9 @@ inline constexpr std::string_view kArchivePrefix = "jellyfin.";
 inline constexpr std::string_view kArchiveSuffix = ".tar.zst";
 inline constexpr std::string_view kUnknownVersion = "unknown";
 
+// What `list` and `prune` take for an archive: a name ending in kArchiveSuffix.
+inline bool has_archive_suffix(std::string_view name) {
+  return name.size() > kArchiveSuffix.size() && name.substr(name.size() - kArchiveSuffix.size()) == kArchiveSuffix;
+}
+
 }  // namespace jb::format
