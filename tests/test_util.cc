@@ -23,6 +23,7 @@
 #include "jellyfin_backup/create/create.h"
 #include "jellyfin_backup/io/rclone.h"
 #include "jellyfin_backup/io/unique_fd.h"
+#include "jellyfin_backup/utc_time.h"
 
 namespace jb::test {
 
@@ -42,6 +43,11 @@ std::string real_path(const std::string& path) {
   return out;
 }
 
+std::int64_t utc(int year, int month, int day, int hour, int minute, int second) {
+  const auto t = jb::utc_seconds(year, month, day, hour, minute, second);
+  REQUIRE(t);
+  return *t;
+}
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");

@@ -34,6 +34,9 @@ jb::Error error_of(F&& f) {
   return jb::Error(jb::ErrorKind::kRuntime, "unreachable");
 }
 
+// Seconds since the epoch of a UTC civil time that exists (noon by default).
+std::int64_t utc(int year, int month, int day, int hour = 12, int minute = 0, int second = 0);
+
 // `path` as realpath sees it ($TMPDIR may be a symlink).
 std::string real_path(const std::string& path);
 

@@ -26,19 +26,9 @@ using jb::test::make_dirs;
 using jb::test::RecordingReporter;
 using jb::test::TempDir;
 using jb::test::write_file;
+using jb::test::utc;
 
 namespace {
-
-std::int64_t utc(int y, int mo, int d, int h = 3, int mi = 15, int s = 0) {
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return static_cast<std::int64_t>(::timegm(&tm));
-}
 
 // An archive made by create (manifest version `version`), bigger than the
 // 64 KiB head the catalog reads first.
@@ -162,7 +152,7 @@ TEST_CASE("catalog: lists our archives newest first, with time and version", "[c
   const ArchiveInfo& a = c.archives[0];
   CHECK(a.size == archive_v1011().size());
   CHECK(a.time == utc(2026, 3, 1));
-  CHECK(a.created == "2026-03-01T03:15:00Z");
+  CHECK(a.created == "2026-03-01T12:00:00Z");
   CHECK(a.version == "10.11.0");
   REQUIRE(a.manifest);
   CHECK(a.manifest->app_version == "10.11.0");
@@ -227,7 +217,7 @@ TEST_CASE("catalog: ignores what is not ours, lists our damaged archives", "[cat
   CHECK_FALSE(d.error->empty());
   CHECK_FALSE(d.manifest);
   CHECK(d.time == utc(2026, 6, 1));
-  CHECK(d.created == "2026-06-01T03:15:00Z");
+  CHECK(d.created == "2026-06-01T12:00:00Z");
   CHECK(d.version == "10.11.1");
   CHECK(d.size == 40);
   REQUIRE(find(c, garbage).error);

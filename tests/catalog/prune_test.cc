@@ -26,17 +26,13 @@ using jb::test::make_dirs;
 using jb::test::RecordingReporter;
 using jb::test::TempDir;
 using jb::test::write_file;
+using jb::test::utc;
 
 namespace {
 
 // Noon UTC: the same calendar day in any zone a test machine is likely in.
 std::int64_t day(int y, int mo, int d) {
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = 12;
-  return static_cast<std::int64_t>(::timegm(&tm));
+  return utc(y, mo, d);
 }
 
 const std::string& sample_archive() {

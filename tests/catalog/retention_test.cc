@@ -11,10 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
+
 using jb::apply_retention;
 using jb::RetentionDecision;
 using jb::RetentionItem;
 using jb::RetentionPolicy;
+using jb::test::utc;
 
 namespace {
 
@@ -35,17 +38,6 @@ class ScopedTz {
  private:
   std::optional<std::string> old_;
 };
-
-std::int64_t utc(int y, int mo, int d, int h = 12, int mi = 0, int s = 0) {
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return static_cast<std::int64_t>(::timegm(&tm));
-}
 
 std::vector<RetentionItem> items_at(const std::vector<std::int64_t>& times) {
   std::vector<RetentionItem> items;

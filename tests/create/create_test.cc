@@ -27,6 +27,7 @@ using jb::test::RecordingReporter;
 using jb::test::StringSource;
 using jb::test::TempDir;
 using jb::test::write_file;
+using jb::test::utc;
 
 namespace {
 
@@ -36,17 +37,6 @@ std::vector<std::string> list_dir(const std::string& dir) {
     names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
-}
-
-std::int64_t utc(int year, int month, int day, int hour, int minute, int second) {
-  std::tm tm{};
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  return static_cast<std::int64_t>(::timegm(&tm));
 }
 
 // Options over the sample trees of `root` into `output`.
