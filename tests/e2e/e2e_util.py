@@ -682,6 +682,14 @@ class E2ETestCase(unittest.TestCase):
         os.chmod(self.tmp, 0o755)
         self.addCleanup(rmtree_force, self.tmp)
 
+    @classmethod
+    def shared_dir(cls, name: str) -> Path:
+        """A directory the class's tests share (filled once in setUpClass), removed after the last
+        of them, or when setUpClass fails."""
+        d = Path(tempfile.mkdtemp(prefix=f"jb-e2e-{name}-"))
+        cls.addClassCleanup(rmtree_force, d)
+        return d
+
     def mkdir(self, *parts) -> Path:
         p = self.tmp.joinpath(*parts)
         p.mkdir(parents=True, exist_ok=True)

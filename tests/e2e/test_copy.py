@@ -24,8 +24,7 @@ class CopyTest(u.E2ETestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        import tempfile
-        cls.shared = Path(tempfile.mkdtemp(prefix="jb-e2e-copy-"))
+        cls.shared = cls.shared_dir("copy")
         config, data = u.make_basic_trees(cls.shared / "src")
         u.write_random_file(data / "random.bin", 2_000_000)
         cls.backups = cls.shared / "backups"
@@ -36,11 +35,6 @@ class CopyTest(u.E2ETestCase):
             raise RuntimeError(res.describe())
         cls.archive = Path(res.json()["path"])
         cls.blob = cls.archive.read_bytes()
-
-    @classmethod
-    def tearDownClass(cls):
-        u.rmtree_force(cls.shared)
-        super().tearDownClass()
 
     def assertNothingIn(self, d: Path):
         self.assertEqual(u.list_dir(d), [], "nothing may be left at the destination")

@@ -12,7 +12,6 @@ import signal
 import socket
 import stat
 import subprocess
-import tempfile
 import time
 import unittest
 from pathlib import Path
@@ -210,16 +209,11 @@ class Interrupted(u.E2ETestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.shared = Path(tempfile.mkdtemp(prefix="jb-e2e-sig-"))
+        cls.shared = cls.shared_dir("sig")
         cls.config, cls.data = u.make_basic_trees(cls.shared / "src")
         # Incompressible and at a slowish level (about 3 s on one thread), so the run lasts long
         # enough to be interrupted. (At --level 19 the tool takes ~25 s to react to a signal.)
         u.write_random_file(cls.data / "big.bin", 160 << 20)
-
-    @classmethod
-    def tearDownClass(cls):
-        u.rmtree_force(cls.shared)
-        super().tearDownClass()
 
     def interrupt(self, sig, output_is_dir=True):
         out = self.mkdir("out")

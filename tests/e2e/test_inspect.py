@@ -8,7 +8,6 @@ import os
 import re
 import socket
 import stat
-import tempfile
 import unittest
 from pathlib import Path
 
@@ -24,7 +23,7 @@ class InspectBase(u.E2ETestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.shared = Path(tempfile.mkdtemp(prefix="jb-e2e-inspect-"))
+        cls.shared = cls.shared_dir("inspect")
         cls.config, cls.data = u.make_basic_trees(cls.shared / "src")
         u.write_file(cls.data / "log" / "server.log", b"log line\n")
         u.write_file(cls.data / "mode600.txt", b"six hundred\n", 0o600)
@@ -40,11 +39,6 @@ class InspectBase(u.E2ETestCase):
         cls.tar = u.zstd_decompress(cls.archive.read_bytes())
         cls.manifest = json.loads(u.read_member(cls.tar, "MANIFEST.json"))
         cls.members = u.tar_members(cls.tar)
-
-    @classmethod
-    def tearDownClass(cls):
-        u.rmtree_force(cls.shared)
-        super().tearDownClass()
 
 
 class InspectGood(InspectBase):

@@ -16,7 +16,6 @@ import calendar
 import json
 import os
 import re
-import tempfile
 import time
 import unittest
 from datetime import datetime, timezone
@@ -77,17 +76,12 @@ class ListBase(u.E2ETestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.shared = Path(tempfile.mkdtemp(prefix="jb-e2e-list-"))
+        cls.shared = cls.shared_dir("list")
         cls.archive, cls.manifest = make_archive(cls.shared, big=cls.big)
         cls.blob = cls.archive.read_bytes()
         cls.hash = xxh128(cls.archive)
         cls.files = sum(t["files"] for t in cls.manifest["trees"])
         cls.bytes = sum(t["bytes"] for t in cls.manifest["trees"])
-
-    @classmethod
-    def tearDownClass(cls):
-        u.rmtree_force(cls.shared)
-        super().tearDownClass()
 
     def setUp(self):
         super().setUp()

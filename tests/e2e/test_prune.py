@@ -18,7 +18,6 @@ Run: JB_BIN=build-e2e/jellyfin-backup JB_SAMPLE=scripts/make-sample-tree.py pyth
 
 import os
 import re
-import tempfile
 import unittest
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -94,7 +93,7 @@ class PruneBase(u.E2ETestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.shared = Path(tempfile.mkdtemp(prefix="jb-e2e-prune-"))
+        cls.shared = cls.shared_dir("prune")
         config, data = u.make_basic_trees(cls.shared / "src")
         out = cls.shared / "out"
         out.mkdir()
@@ -105,11 +104,6 @@ class PruneBase(u.E2ETestCase):
         archive = next(out / n for n in os.listdir(out) if n.endswith(".tar.zst"))
         cls.blob = archive.read_bytes()
         cls.hash = u.tool(["xxh128sum", archive]).stdout.split()[0].decode()
-
-    @classmethod
-    def tearDownClass(cls):
-        u.rmtree_force(cls.shared)
-        super().tearDownClass()
 
     def setUp(self):
         super().setUp()

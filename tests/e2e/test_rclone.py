@@ -8,7 +8,6 @@ Run: JB_BIN=build/jellyfin-backup python3 tests/e2e/test_rclone.py
 import os
 import shutil
 import signal
-import tempfile
 import time
 import unittest
 from pathlib import Path
@@ -29,7 +28,7 @@ class RcloneTest(u.E2ETestCase):
         if r.rclone_path() is None:
             return
         cls.server = r.WebDavServer()
-        cls.shared = Path(tempfile.mkdtemp(prefix="jb-e2e-rclone-"))
+        cls.shared = cls.shared_dir("rclone")
         cls.config, cls.data = u.make_basic_trees(cls.shared / "src")
         u.write_random_file(cls.data / "random.bin", 3_000_000)
 
@@ -37,7 +36,6 @@ class RcloneTest(u.E2ETestCase):
     def tearDownClass(cls):
         if cls.server:
             cls.server.stop()
-            u.rmtree_force(cls.shared)
         super().tearDownClass()
 
     def setUp(self):

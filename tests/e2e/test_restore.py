@@ -91,13 +91,8 @@ class RestoreCase(u.E2ETestCase):
                                    + res.describe())
             _SMALL.update(shared=root, config=config, data=data, archive=archive)
         cls.src_config, cls.src_data, cls.archive = _SMALL["config"], _SMALL["data"], _SMALL["archive"]
-        cls.shared = Path(tempfile.mkdtemp(prefix="jb-e2e-restore-"))
+        cls.shared = cls.shared_dir("restore")
         os.chmod(cls.shared, 0o755)
-
-    @classmethod
-    def tearDownClass(cls):
-        u.rmtree_force(cls.shared)
-        super().tearDownClass()
 
     # -- running -----------------------------------------------------------------------------
 

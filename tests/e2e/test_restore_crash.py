@@ -27,7 +27,6 @@ import os
 import random
 import signal
 import sys
-import tempfile
 import time
 import unittest
 from pathlib import Path
@@ -84,7 +83,7 @@ class CrashRecover(u.E2ETestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.shared = Path(tempfile.mkdtemp(prefix="jb-e2e-crash-"))
+        cls.shared = cls.shared_dir("crash")
         cls.sources, cls.snaps, cls.archives = {}, {}, {}
         for label, seed in (("A", 1), ("B", 2)):
             config, data = r.marked_trees(cls.shared / label, label, seed=seed)
@@ -100,11 +99,6 @@ class CrashRecover(u.E2ETestCase):
             if res.code != 0:
                 raise RuntimeError(res.describe())
             cls.archives[label] = archive
-
-    @classmethod
-    def tearDownClass(cls):
-        u.rmtree_force(cls.shared)
-        super().tearDownClass()
 
     def setUp(self):
         super().setUp()

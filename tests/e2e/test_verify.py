@@ -10,7 +10,6 @@ Run: JB_BIN=build/jellyfin-backup python3 tests/e2e/test_verify.py
 import json
 import os
 import re
-import tempfile
 import unittest
 from pathlib import Path
 
@@ -29,7 +28,7 @@ class VerifyBase(u.E2ETestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.shared = Path(tempfile.mkdtemp(prefix="jb-e2e-verify-"))
+        cls.shared = cls.shared_dir("verify")
         src = cls.shared / "src"
         cls.config, cls.data = u.make_basic_trees(src)
         u.write_file(cls.data / "body.txt", BODY_MARKER * 200)
@@ -44,11 +43,6 @@ class VerifyBase(u.E2ETestCase):
         cls.tar = u.zstd_decompress(cls.blob)
         cls.files_total = sum(1 for r in (cls.config, cls.data)
                               for e in u.snapshot(r).values() if e.kind == "file")
-
-    @classmethod
-    def tearDownClass(cls):
-        u.rmtree_force(cls.shared)
-        super().tearDownClass()
 
     def write(self, blob: bytes, name="damaged.tar.zst") -> Path:
         p = self.tmp / name
@@ -293,7 +287,7 @@ class VerifyFrames(u.E2ETestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.shared = Path(tempfile.mkdtemp(prefix="jb-e2e-frames-"))
+        cls.shared = cls.shared_dir("frames")
         config, data = u.make_basic_trees(cls.shared / "src")
         for i in range(5):
             u.write_random_file(data / f"big{i}.bin", 9 << 20)
@@ -304,11 +298,6 @@ class VerifyFrames(u.E2ETestCase):
             raise RuntimeError("create failed\n" + res.describe())
         cls.blob = archive.read_bytes()
         cls.frames = u.zstd_frames(cls.blob)
-
-    @classmethod
-    def tearDownClass(cls):
-        u.rmtree_force(cls.shared)
-        super().tearDownClass()
 
     def piece(self, i: int) -> bytes:
         f = self.frames[i]
