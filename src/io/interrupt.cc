@@ -75,13 +75,25 @@ void unregister_cleanup_path(int slot) {
   if (slot >= 0) g_slots[static_cast<std::size_t>(slot)].active.store(false);
 }
 
-ssize_t read_interruptibly(int fd, void* buffer, std::size_t size) {
+namespace {
+
+// Returns when `fd` is ready for `events` (or poll fails: the read or write
+// that follows reports it), looking for a signal every 200 ms.
+void wait_until_ready(int fd, short events) {
   for (;;) {
     throw_if_interrupted();
-    pollfd p{fd, POLLIN, 0};
-    int ready = ::poll(&p, 1, 200);
-    if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
-    ssize_t n = ::read(fd, buffer, size);
+    pollfd p{fd, events, 0};
+    const int ready = ::poll(&p, 1, 200);
+    if (ready > 0 || (ready < 0 && errno != EINTR)) return;
+  }
+}
+
+}  // namespace
+
+ssize_t read_interruptibly(int fd, void* buffer, std::size_t size) {
+  for (;;) {
+    wait_until_ready(fd, POLLIN);
+    const ssize_t n = ::read(fd, buffer, size);
     if (n < 0 && errno == EINTR) continue;
     return n;
   }
@@ -89,11 +101,8 @@ ssize_t read_interruptibly(int fd, void* buffer, std::size_t size) {
 
 ssize_t write_interruptibly(int fd, const void* data, std::size_t size) {
   for (;;) {
-    throw_if_interrupted();
-    pollfd p{fd, POLLOUT, 0};
-    int ready = ::poll(&p, 1, 200);
-    if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
-    ssize_t n = ::write(fd, data, size);
+    wait_until_ready(fd, POLLOUT);
+    const ssize_t n = ::write(fd, data, size);
     if (n < 0 && errno == EINTR) continue;
     return n;
   }
