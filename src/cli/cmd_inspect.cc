@@ -62,9 +62,9 @@ void print_human(const std::string& archive, const InspectResult& r) {
 int cmd_inspect(int argc, char** argv) {
   cxxopts::Options options("jellyfin-backup inspect",
                            "Show what an archive holds (its manifest), reading only its start.");
-  options.custom_help("ARCHIVE [options]");
+  options.custom_help("ARCHIVE|- [options]");
   options.add_options()
-      ("archive", "Archive to inspect", cxxopts::value<std::string>())
+      ("archive", "Archive to inspect: a path, - for stdin, or rclone:REMOTE:path", cxxopts::value<std::string>())
       ("list", "Also list every entry (reads the whole archive)");
   options.parse_positional({"archive"});
   options.positional_help("");  // custom_help already names it
