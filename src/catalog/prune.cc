@@ -36,8 +36,10 @@ void decide(PruneResult& result, const RetentionPolicy& policy) {
   }
 }
 
-// "<generated archive name>.xxh128" whose archive is not in `names`.
-std::vector<std::string> orphan_sidecars(const std::vector<StoredFile>& files) {
+// Sidecars of generated archive names whose archive is gone: only a
+// well-formed sidecar naming that archive, with nothing under the archive's
+// name, is surely ours to delete.
+std::vector<std::string> orphan_sidecars(const Store& store, const std::vector<StoredFile>& files) {
   std::set<std::string> names;
   for (const StoredFile& f : files) names.insert(f.name);
   const std::string suffix = sidecar_name("");
@@ -46,8 +48,10 @@ std::vector<std::string> orphan_sidecars(const std::vector<StoredFile>& files) {
     if (f.name.size() <= suffix.size() || f.name.compare(f.name.size() - suffix.size(), suffix.size(), suffix) != 0)
       continue;
     const std::string archive = f.name.substr(0, f.name.size() - suffix.size());
-    // Only the sidecar of a name create generates is surely ours.
-    if (!names.count(archive) && parse_archive_name(archive)) orphans.push_back(f.name);
+    if (names.count(archive) || !parse_archive_name(archive) || f.size > kMaxSidecarBytes) continue;
+    const auto text = store.read_small(f.name, kMaxSidecarBytes);
+    if (!text || !parse_sidecar(*text, archive) || store.exists(archive)) continue;
+    orphans.push_back(f.name);
   }
   return orphans;
 }
@@ -116,7 +120,7 @@ PruneResult prune_store(const Store& store, const PruneOptions& options, Reporte
   // Then sidecars left by an earlier prune or by hand: clutter that list
   // and prune never show.
   const std::vector<StoredFile> files = store.list();
-  for (const std::string& sidecar : orphan_sidecars(files)) {
+  for (const std::string& sidecar : orphan_sidecars(store, files)) {
     if (failed_sidecars.count(sidecar)) continue;
     if (!options.dry_run) {
       try {

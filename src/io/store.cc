@@ -83,6 +83,13 @@ class LocalStore : public Store {
     return stored(name, st);
   }
 
+  bool exists(const std::string& name) const override {
+    struct stat st;
+    if (::lstat(path_of(name).c_str(), &st) == 0) return true;
+    if (errno == ENOENT || errno == ENOTDIR) return false;
+    throw io_error(display(name), "cannot stat", errno);
+  }
+
   std::unique_ptr<Source> open(const std::string& name,
                                std::optional<std::uint64_t> /*head*/) const override {
     return open_file_source(path_of(name));

@@ -299,18 +299,36 @@ TEST_CASE("prune: a failing deletion is recorded and the rest go on", "[prune]")
   CHECK(std::count(again.orphan_sidecars.begin(), again.orphan_sidecars.end(), jb::sidecar_name(names[2])) == 1);
 }
 
-TEST_CASE("prune: a sidecar is only an orphan when its archive's name is one create makes", "[prune]") {
+TEST_CASE("prune: a sidecar is only an orphan when it is ours and nothing is under its archive's name", "[prune]") {
   BackupDir dir;
   const auto kept = dir.add(day(2026, 6, 1), "10.11.0");
-  write_file(dir.tmp / "jellyfin.20260101T000000Z_10.10.7.tar.zst.xxh128", "left behind\n");
-  write_file(dir.tmp / "mine.tar.zst.xxh128", "not ours to judge\n");
+  const std::string hex(32, 'a');
+  const std::string gone = "jellyfin.20260101T000000Z_10.10.7.tar.zst";
+  write_file(dir.tmp / jb::sidecar_name(gone), jb::format_sidecar(hex, gone));
+  // Not ours: a name create does not make, a sidecar-looking name whose
+  // content is no sidecar (or names another file), and the sidecar of an
+  // archive that list leaves out (a symlink, a directory) but that is there.
+  write_file(dir.tmp / "mine.tar.zst.xxh128", jb::format_sidecar(hex, "mine.tar.zst"));
+  const std::string junk = "jellyfin.20260102T000000Z_10.10.7.tar.zst";
+  write_file(dir.tmp / jb::sidecar_name(junk), "x\n");
+  const std::string other = "jellyfin.20260103T000000Z_10.10.7.tar.zst";
+  write_file(dir.tmp / jb::sidecar_name(other), jb::format_sidecar(hex, "something-else.tar.zst"));
+  const std::string linked = "jellyfin.20260104T000000Z_10.10.7.tar.zst";
+  write_file(dir.tmp / "elsewhere.bin", "the archive, kept elsewhere");
+  REQUIRE(::symlink((dir.tmp / "elsewhere.bin").c_str(), (dir.tmp / linked).c_str()) == 0);
+  write_file(dir.tmp / jb::sidecar_name(linked), jb::format_sidecar(hex, linked));
+  const std::string as_dir = "jellyfin.20260105T000000Z_10.10.7.tar.zst";
+  make_dirs(dir.tmp / as_dir);
+  write_file(dir.tmp / jb::sidecar_name(as_dir), jb::format_sidecar(hex, as_dir));
+
   PruneResult dry = prune(*dir.store, keep_last(1), /*dry_run=*/true);
-  CHECK(dry.orphan_sidecars == std::vector<std::string>{"jellyfin.20260101T000000Z_10.10.7.tar.zst.xxh128"});
-  CHECK(dir.has("jellyfin.20260101T000000Z_10.10.7.tar.zst.xxh128"));
+  CHECK(dry.orphan_sidecars == std::vector<std::string>{jb::sidecar_name(gone)});
+  CHECK(dir.has(jb::sidecar_name(gone)));
   PruneResult r = prune(*dir.store, keep_last(1));
   CHECK(r.orphan_sidecars == dry.orphan_sidecars);
-  CHECK_FALSE(dir.has("jellyfin.20260101T000000Z_10.10.7.tar.zst.xxh128"));
-  CHECK(dir.has("mine.tar.zst.xxh128"));
+  CHECK_FALSE(dir.has(jb::sidecar_name(gone)));
+  for (const std::string& name : {std::string("mine.tar.zst"), junk, other, linked, as_dir})
+    CHECK(dir.has(jb::sidecar_name(name)));
   CHECK(dir.has(kept));
   CHECK(dir.has(jb::sidecar_name(kept)));
 }

@@ -37,6 +37,10 @@ class Store {
   virtual std::vector<StoredFile> list() const = 0;
   // One file; nullopt when it does not exist.
   virtual std::optional<StoredFile> stat(const std::string& name) const = 0;
+  // Whether anything at all is under `name`, also what list() leaves out (a
+  // symlink, a directory): before deleting what would otherwise be an
+  // orphan's sidecar.
+  virtual bool exists(const std::string& name) const { return stat(name).has_value(); }
 
   // Reads a file. `head`: the reader needs only about that many first
   // bytes (a remote then fetches only those; a local file ignores it).
