@@ -5,6 +5,7 @@
 // (and after the leading ':' of an on-the-fly backend).
 #include "jellyfin_backup/io/location.h"
 
+#include <filesystem>
 #include <string_view>
 
 #include "jellyfin_backup/error.h"
@@ -130,6 +131,13 @@ Location join(const Location& dir, const std::string& name) {
     return {Location::Kind::kLocal, name};
   }
   return {Location::Kind::kLocal, append_name(dir.path, name)};
+}
+
+std::string remote_dir_key(const Location& dir) {
+  auto [remote, path] = split_remote(dir);
+  std::string normal = std::filesystem::path(path).lexically_normal().string();
+  if (normal == ".") normal.clear();
+  return remote + without_trailing_slashes(normal);
 }
 
 }  // namespace jb

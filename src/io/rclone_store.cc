@@ -83,11 +83,11 @@ class RcloneStore : public Store {
   }
 
   std::string lock_path() const override {
-    // Through join and split, "s3:b/jb/" and "s3:b/jb" are one directory
-    // and so one lock. The name shows the remote's name and a hash of the
-    // rest: an on-the-fly remote (":s3,secret_access_key=...:bucket") must
-    // not spell its credentials into a world-readable directory.
-    const std::string key = split_file(join(dir_, "x")).first.display();
+    // "s3:b/jb/" and "s3:b/x/../jb" are one directory and so one lock. The
+    // name shows the remote's name and a hash of the rest: an on-the-fly
+    // remote (":s3,secret_access_key=...:bucket") must not spell its
+    // credentials into a world-readable directory.
+    const std::string key = remote_dir_key(dir_);
     std::string remote = dir_.path.substr(dir_.path[0] == ':' ? 1 : 0);
     remote = remote.substr(0, remote.find_first_of(":,"));
     char hash[17];

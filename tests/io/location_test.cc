@@ -133,3 +133,18 @@ TEST_CASE("location: split_file undoes join", "[location]") {
     }
   }
 }
+
+TEST_CASE("location: remote_dir_key spells one directory one way", "[location]") {
+  auto key = [](const char* text) { return jb::remote_dir_key(parse_location(text)); };
+  CHECK(key("rclone:dav:lockr") == "dav:lockr");
+  for (const char* same : {"rclone:dav:lockr/", "rclone:dav:lockr//", "rclone:dav:lockr/sub/..",
+                           "rclone:dav:./lockr", "rclone:dav:lockr/./"})
+    CHECK(key(same) == "dav:lockr");
+  CHECK(key("rclone:dav:") == "dav:");
+  CHECK(key("rclone:dav:.") == "dav:");
+  CHECK(key("rclone:nas:/") == "nas:/");
+  CHECK(key("rclone:nas:/srv/") == "nas:/srv");
+  // Absolute and home-relative are different places on SFTP.
+  CHECK(key("rclone:nas:srv") != key("rclone:nas:/srv"));
+  CHECK(key("rclone:s3:b/a") != key("rclone:s3:b/b"));
+}

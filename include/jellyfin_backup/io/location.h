@@ -35,4 +35,9 @@ std::pair<Location, std::string> split_file(const Location& file);
 // `dir` joined with `name`, the inverse of split_file.
 Location join(const Location& dir, const std::string& name);
 
+// An rclone directory's "REMOTE:path" as one spelling, as far as text can
+// tell: "s3:b/jb/", "s3:b//jb" and "s3:b/x/../jb" are all "s3:b/jb". What
+// keys a remote directory's lock.
+std::string remote_dir_key(const Location& dir);
+
 }  // namespace jb
