@@ -27,7 +27,7 @@ struct Destination {
   std::optional<std::string> name;
 };
 
-Destination resolve_destination(const std::string& dest_text, const Location& source, Reporter& reporter) {
+Destination resolve_destination(const std::string& dest_text, const Location& source) {
   Destination d;
   const Location dest = parse_location(dest_text);
   if (dest.is_stdio()) {
@@ -40,8 +40,6 @@ Destination resolve_destination(const std::string& dest_text, const Location& so
   d.store = open_store(target.dir);
   d.name = target.name;
   if (!d.name && !source.is_stdio()) d.name = split_file(source).second;
-  if (d.name && !format::has_archive_suffix(*d.name))
-    reporter.warning(d.store->display(*d.name) + ": does not end in .tar.zst, so list and prune will not see it");
   // Refuse before reading anything: an existing archive is never replaced.
   if (d.name && d.store->stat(*d.name))
     throw io_error(d.store->display(*d.name), "already exists", 0,
@@ -120,10 +118,12 @@ CopyResult copy_archive(const CopyOptions& options, Reporter& reporter) {
   const Location source_location = parse_location(options.source);
 
   // First, the destination: refused before anything is read if it exists.
-  Destination dest = resolve_destination(options.dest, source_location, reporter);
+  Destination dest = resolve_destination(options.dest, source_location);
 
   // Second, stream: source -> hash -> tee (destination) -> Verifier.
   auto source = open_source(options.source);
+  if (dest.name && !format::has_archive_suffix(*dest.name))
+    reporter.warning(dest.store->display(*dest.name) + ": does not end in .tar.zst, so list and prune will not see it");
   HashingSource hashed(*source);
   TeeSource tee(hashed);
   OpenOnManifest opener(dest, tee);
