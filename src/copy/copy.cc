@@ -133,7 +133,9 @@ CopyResult copy_archive(const CopyOptions& options, Reporter& reporter) {
     const auto& r = result.verify;
     throw damaged_error(source->name() + ": " + describe_problem(r.problems.front()) + "; " +
                             std::to_string(r.bad_entries) + (r.bad_entries == 1 ? " bad entry" : " bad entries"),
-                        "nothing was copied; the source is damaged, do not restore from it");
+                        dest.to_stdout ? "what went to standard output is not a good archive: discard it; "
+                                         "the source is damaged, do not restore from it"
+                                       : "nothing was copied; the source is damaged, do not restore from it");
   }
 
   // Last, only a verified copy gets its final name, and then its sidecar.

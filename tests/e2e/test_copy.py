@@ -126,6 +126,13 @@ class CopyTest(u.E2ETestCase):
         self.assertEqual(res.out, self.blob)
         self.assertIn('"command": "copy"', res.stderr)
 
+    def test_damaged_source_to_stdout_says_to_discard_what_was_written(self):
+        bad = self.tmp / self.archive.name
+        bad.write_bytes(u.flip(self.blob, len(self.blob) // 2))
+        res = u.run(["copy", bad, "-"], timeout=60)
+        self.assertFails(res, 3, str(bad), "discard")
+        self.assertNotIn("nothing was copied", res.stderr)
+
     def test_damaged_stream_from_stdin_leaves_nothing(self):
         dest = self.mkdir("offsite")
         res = u.run(["copy", "-", dest], input=u.flip(self.blob, len(self.blob) - 3000))
