@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/utc_time.h"
@@ -120,7 +121,10 @@ LockFile LockFile::acquire(const std::string& path, const std::string& what,
     // Another user's lock file: read-only still lets us see whether it is
     // held (flock works on any descriptor), for the better message.
     if (!fd && open_err == EACCES) fd.reset(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) throw io_error(path, "cannot create the lock file", open_err);
+    if (!fd)
+      throw io_error(path, "cannot create the lock file", open_err,
+                     "the lock directory (JELLYFIN_BACKUP_LOCK_DIR, else /run/lock, else /tmp) must be an "
+                     "existing directory this user can write");
 
     int locked;
     do locked = ::flock(fd.get(), LOCK_EX | LOCK_NB);
@@ -146,8 +150,11 @@ LockFile LockFile::acquire(const std::string& path, const std::string& what,
     // A released lock file is removed, so any holder still written in the
     // one we locked is a run that died holding it.
     if (auto old = parse_holder(old_text)) {
-      reporter.warning("took over the lock " + path + " left by " + describe_holder(*old, false) +
-                       ", which is no longer running");
+      // A dead run leaves all its locks (directory, trees): one warning says it.
+      static std::set<std::pair<long, std::string>> reported;
+      if (reported.insert({static_cast<long>(old->pid), old->host}).second)
+        reporter.warning("took over the lock " + path + " left by " + describe_holder(*old, false) +
+                         ", which is no longer running");
     } else if (old_text.find_first_not_of(" \t\r\n") != std::string::npos) {
       reporter.warning("took over the lock " + path +
                        " left by a jellyfin-backup run that is no longer running");
