@@ -1,6 +1,7 @@
 #include "cli/options.h"
 
 #include <algorithm>
+#include <cctype>
 #include <iostream>
 #include <map>
 #include <set>
@@ -26,6 +27,30 @@ const std::vector<std::set<std::string>>& exclusive_groups() {
   return kGroups;
 }
 
+// cxxopts's words ("Option ‘bogus’ does not exist") in ours ("--bogus: no
+// such option"), in the shape of every other error.
+std::string flag_message(const cxxopts::exceptions::exception& e) {
+  std::string text = e.what();
+  for (const std::string quote : {cxxopts::LQUOTE, cxxopts::RQUOTE})
+    for (std::size_t at; (at = text.find(quote)) != std::string::npos;) text.replace(at, quote.size(), "'");
+  // The first quoted word: the option (or the argument) concerned.
+  std::string word;
+  if (auto open = text.find('\''); open != std::string::npos)
+    if (auto close = text.find('\'', open + 1); close != std::string::npos)
+      word = text.substr(open + 1, close - open - 1);
+  const std::string flag = (word.size() == 1 ? "-" : "--") + word;
+  if (dynamic_cast<const cxxopts::exceptions::no_such_option*>(&e)) return flag + ": no such option";
+  if (dynamic_cast<const cxxopts::exceptions::missing_argument*>(&e) ||
+      dynamic_cast<const cxxopts::exceptions::option_requires_argument*>(&e))
+    return flag + " needs a value";
+  if (dynamic_cast<const cxxopts::exceptions::gratuitous_argument_for_option*>(&e))
+    return flag + " takes no value";
+  if (dynamic_cast<const cxxopts::exceptions::incorrect_argument_type*>(&e))
+    return "'" + word + "' is not a valid value for its flag";
+  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return text;
+}
+
 struct OptionInfo {
   bool is_boolean = false;
   bool is_container = false;
@@ -47,8 +72,8 @@ cxxopts::ParseResult parse_argv(cxxopts::Options& options, const std::string& co
   try {
     return options.parse(static_cast<int>(args.size()), argv.data());
   } catch (const cxxopts::exceptions::exception& e) {
-    if (from.empty()) throw flag_error(command, e.what());
-    throw usage_error(std::string(e.what()) + " (a setting in " + from + ")",
+    if (from.empty()) throw flag_error(command, flag_message(e));
+    throw usage_error(flag_message(e) + " (a setting in " + from + ")",
                       "fix " + from + ", or run with --config-file none");
   }
 }

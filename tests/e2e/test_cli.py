@@ -78,7 +78,17 @@ class UsageErrors(u.E2ETestCase):
     def test_unknown_flag_per_command(self):
         for cmd in COMMAND_FLAGS:
             with self.subTest(command=cmd):
-                self.assertFails(u.run([cmd, "--no-such-flag"]), 2, "no-such-flag")
+                res = u.run([cmd, "--no-such-flag"])
+                self.assertFails(res, 2, "--no-such-flag: no such option", f"jellyfin-backup {cmd} --help")
+
+    def test_flag_errors_in_our_words(self):
+        for args, needle in [(["list", "-q"], "-q: no such option"),
+                             (["prune", ".", "--keep-last"], "--keep-last needs a value"),
+                             (["list", "--json=3"], "'3' is not a valid value")]:
+            with self.subTest(args=args):
+                res = u.run(args)
+                self.assertFails(res, 2, needle)
+                self.assertNotIn("\u2018", res.stderr, "no typographic quotes from cxxopts")
 
     def test_verify_without_archive(self):
         self.assertFails(u.run(["verify"]), 2)
