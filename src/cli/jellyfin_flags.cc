@@ -1,10 +1,12 @@
 // The flags that say which Jellyfin install a command works on and how to
 // stop and start its server, shared by create, restore and where.
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
 
 #include "cli/options.h"
+#include "jellyfin_backup/io/interrupt.h"
 
 extern char** environ;
 
@@ -80,6 +82,19 @@ double ServerWindow::stop(Reporter& reporter) {
   if (!control_) return 0;
   reporter_ = &reporter;
   stopped_.emplace(*control_, reporter);
+  // Ctrl-C while the stop command ran (we let it finish: a stop cut
+  // half-way leaves the server in no known state): nothing is done yet, so
+  // the server goes back up at once.
+  if (const int sig = interrupted_signal()) {
+    const std::string what = std::string("interrupted by ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
+                             " while Jellyfin was being stopped";
+    try {
+      stopped_->start();
+    } catch (const Error& e) {
+      throw Error(ErrorKind::kRuntime, what + ", and " + e.what(), e.hint());
+    }
+    throw Error(ErrorKind::kRuntime, what, "Jellyfin was started again, nothing else was done");
+  }
   // A server told to stop may take a moment to let go of its files.
   constexpr double kStopGraceSeconds = 15;
   return stops() ? kStopGraceSeconds : 0;

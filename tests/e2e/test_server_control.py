@@ -455,6 +455,11 @@ class StartWhateverTheOutcome(ControlCase):
         self.assertEqual(os.listdir(self.outdir), [],
                          f"no archive (nor temp file) left after {sig.name}\n{res.describe()}")
         self.assertServerBack(old, db)
+        if during_stop:
+            self.assertExit(res, 1)
+            self.assertIn(f"error: interrupted by {sig.name} while Jellyfin was being stopped; "
+                          "Jellyfin was started again", res.stderr)
+            self.assertNotIn("partial archive", res.stderr)
 
     def test_start_runs_after_sigint(self):
         self._interrupt(signal.SIGINT, during_stop=False)
@@ -464,7 +469,6 @@ class StartWhateverTheOutcome(ControlCase):
 
     def test_start_runs_after_sigterm_during_the_stop_command(self):
         self._interrupt(signal.SIGTERM, during_stop=True)
-
 
     def test_commands_read_dev_null(self):
         # The commands must not eat the tool's stdin (restore - reads the archive from it).
