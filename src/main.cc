@@ -63,7 +63,20 @@ bool writes_archive_to_stdout(int argc, char** argv) {
   return false;
 }
 
-int report(const jb::Error& e, const char* command, int argc, char** argv) {
+// "--level 25: must be ..." about a value the config file gave says where:
+// the user never typed it.
+jb::Error with_config_origin(const jb::Error& e) {
+  const std::string what = e.what();
+  if (e.kind() != jb::ErrorKind::kUsage || !what.starts_with("--")) return e;
+  const std::string flag = what.substr(2, what.find_first_not_of("abcdefghijklmnopqrstuvwxyz-", 2) - 2);
+  const auto& origins = jb::cli::report_mode().from_config;
+  const auto it = origins.find(flag);
+  if (it == origins.end()) return e;
+  return jb::Error(e.kind(), what + " (set in " + it->second + ")", e.hint());
+}
+
+int report(const jb::Error& error, const char* command, int argc, char** argv) {
+  const jb::Error e = with_config_origin(error);
   std::fprintf(stderr, "jellyfin-backup: error: %s\n", e.full_message().c_str());
   // Once the flags are parsed they say (the config file may have added
   // --json); before that, argv is all there is.

@@ -3,6 +3,7 @@
 // --quiet, the progress line. Only this layer and main.cc print.
 #pragma once
 
+#include <map>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -64,6 +65,9 @@ struct ReportMode {
   bool known = false;  // the flags were parsed
   bool json = false;
   bool archive_on_stdout = false;
+  // Flags the config file set ("level" -> "/etc/jellyfin-backup.conf:7"),
+  // so an error about one's value can say where it came from.
+  std::map<std::string, std::string> from_config;
 };
 ReportMode& report_mode();
 

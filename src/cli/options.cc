@@ -128,6 +128,7 @@ std::vector<std::string> config_arguments(const ConfigFile& config, const std::s
   std::vector<std::string> args;
   for (const auto& [key, settings] : chosen) {
     const OptionInfo& info = accepted.at(key);
+    report_mode().from_config[key] = config.path + ":" + std::to_string(settings.back()->line);
     if (info.is_boolean) {
       const ConfigSetting& s = *settings.back();
       auto on = parse_switch(s.value);

@@ -278,6 +278,24 @@ class ConfigFileErrors(ConfigFileBase):
         self.assertFails(res, 2, f"{f}:3")
         self.assertEqual(self.archives(d), names)
 
+    def test_a_bad_value_names_its_line(self):
+        f = self.trees_conf("level = 25\n")
+        res = self.jb("create", "--config-file", f, expect=None)
+        self.assertFails(res, 2, "--level 25", f"{f}:8")
+        self.assertEqual(self.archives(self.out), [])
+
+    def test_a_bad_prune_value_names_its_line(self):
+        d, names = self.backup_dir(2)
+        f = self.conf(f"output = {d}\nkeep-daily = abc\n")
+        res = self.jb("prune", "--config-file", f, expect=None)
+        self.assertFails(res, 2, "--keep-daily", "'abc'", f"{f}:2")
+        self.assertEqual(self.archives(d), names)
+
+    def test_a_bad_value_on_the_command_line_names_no_file(self):
+        res = self.jb("create", "--config-file", self.trees_conf(), "--level", "30", expect=None)
+        self.assertFails(res, 2, "--level 30")
+        self.assertNotIn("set in", res.stderr)
+
     def test_missing_config_file(self):
         missing = self.tmp / "no-such.conf"
         for command in (["create"], ["list", self.out], ["prune", self.out, "--keep-last", "1"]):
