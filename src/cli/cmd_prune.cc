@@ -44,8 +44,20 @@ void print_human(const Store& store, const PruneOptions& opts, const PruneResult
       std::printf("  %-20s  %-10s  %10s  %s  (%s)\n", table_time(a.info.created).c_str(), a.info.version.value_or("unknown").c_str(),
                   human_bytes(a.info.size).c_str(), a.info.name.c_str(), reasons_text(a.reasons).c_str());
   if (removed) {
-    std::printf("%s %zu %s (%s):\n", opts.dry_run ? "Would remove" : "Remove", removed,
-                removed == 1 ? "archive" : "archives", human_bytes(r.freed_bytes).c_str());
+    std::uint64_t planned_bytes = 0;
+    std::size_t done = 0;
+    for (const auto& a : r.archives)
+      if (!a.keep) {
+        planned_bytes += a.info.size;
+        done += a.removed ? 1 : 0;
+      }
+    const char* noun = removed == 1 ? "archive" : "archives";
+    if (opts.dry_run)
+      std::printf("Would remove %zu %s (%s):\n", removed, noun, human_bytes(planned_bytes).c_str());
+    else if (done == removed)
+      std::printf("Removed %zu %s (%s freed):\n", removed, noun, human_bytes(r.freed_bytes).c_str());
+    else
+      std::printf("Removed %zu of %zu %s (%s freed):\n", done, removed, noun, human_bytes(r.freed_bytes).c_str());
     for (const auto& a : r.archives)
       if (!a.keep)
         std::printf("  %-20s  %-10s  %10s  %s%s\n", table_time(a.info.created).c_str(), a.info.version.value_or("unknown").c_str(),

@@ -143,7 +143,11 @@ std::string ServerWindow::summary() const {
 
 std::optional<DetectedVersion> server_version_from(const cxxopts::ParseResult& result,
                                                    const Install& install, VersionUse use) {
-  if (auto v = value_of(result, "server-version")) return DetectedVersion{*v, "command line"};
+  if (auto v = value_of(result, "server-version")) {
+    const auto& from_config = report_mode().from_config;
+    const auto file = from_config.find("server-version");
+    return DetectedVersion{*v, file == from_config.end() ? "command line" : "config file " + file->second};
+  }
   const std::string root = value_of(result, "root").value_or("");
   auto from_logs = [&] { return install.log.exists ? version_from_logs(install.log.path) : std::nullopt; };
   // Packages describe the machine, not a tree: only for a package install.

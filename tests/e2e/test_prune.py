@@ -468,7 +468,7 @@ class PruneSafety(PruneBase):
                 lines = res.stdout.splitlines()
                 keep_at = [i for i, l in enumerate(lines) if re.match(r"^Keep 4 archives:", l)]
                 self.assertEqual(len(keep_at), 1, res.describe())
-                word = "Would remove" if dry else "Remove"
+                word = "Would remove" if dry else "Removed"
                 rm_at = [i for i, l in enumerate(lines) if re.match(rf"^{word} 8 archives \(.+\):", l)]
                 self.assertEqual(len(rm_at), 1, res.describe())
                 self.assertLess(keep_at[0], rm_at[0])
