@@ -95,7 +95,7 @@ class ConfigFileApplies(ConfigFileBase):
         archive = self.one_archive(self.out)
         m = self.manifest(archive)
         self.assertEqual(m["app"]["version"], "10.11.0")
-        self.assertEqual(m["app"]["version_source"], f"config file {f}:6")
+        self.assertEqual(m["app"]["version_source"], f"config file {f}:7")
         self.assertEqual([t["source"] for t in m["trees"]].count(str(self.config)), 1, m["trees"])
         self.assertEqual(u.error_lines(res), [])
         self.assertExit(self.jb("verify", "--quiet", "--config-file", f, archive), 0)
