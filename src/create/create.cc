@@ -45,6 +45,7 @@ struct Output {
   std::unique_ptr<Store> store;  // the directory; holds the sidecar too
   std::string name;
   std::string path;  // as the user reads it
+  bool generated = false;  // the name is ours (jellyfin.<stamp>_<version>.tar.zst)
 };
 
 Output resolve_output(const std::string& output, std::time_t now, const std::optional<std::string>& version) {
@@ -52,6 +53,7 @@ Output resolve_output(const std::string& output, std::time_t now, const std::opt
   Output out;
   out.store = open_store(target.dir);
   out.name = target.name.value_or(archive_file_name(now, version));
+  out.generated = !target.name;
   // A local path stays as the user wrote it.
   out.path = target.dir.is_rclone() || !target.name ? out.store->display(out.name) : output;
   return out;
@@ -390,7 +392,13 @@ CreateResult create(const CreateOptions& options, Reporter& outer_reporter) {
     result.path = output.path;
     if (!format::has_archive_suffix(output.name))
       reporter.warning(output.path + ": does not end in .tar.zst, so list and prune will not see it");
-    sink = output.store->create(output.name);
+    try {
+      sink = output.store->create(output.name);
+    } catch (const Error& e) {
+      // Names carry the second: another create made one this very second.
+      if (!output.generated || std::string_view(e.what()).find("already exists") == std::string_view::npos) throw;
+      throw Error(e.kind(), e.what(), "another archive was made this same second; run again in a moment");
+    }
   }
   // The whole archive's hash, for the sidecar, as it is written.
   HashingSink hashed(*sink);
