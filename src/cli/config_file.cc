@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/unique_fd.h"
@@ -130,6 +131,16 @@ const std::vector<std::string>& known_config_keys() {
   return kKeys;
 }
 
+// The on/off flags: checked when the file is read, so a typo in one a
+// command ignores (keep-version-change for create) fails every command,
+// not only the nightly prune after the backup.
+bool is_switch_key(const std::string& key) {
+  static const std::set<std::string> kSwitches = {
+      "json", "quiet", "include-logs", "include-cache", "force", "list", "dry-run",
+      "keep-old", "discard-old", "check", "keep-version-change"};
+  return kSwitches.count(key) > 0;
+}
+
 std::optional<bool> parse_switch(const std::string& value) {
   std::string v = value;
   std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -168,6 +179,10 @@ ConfigFile parse_config(const std::string& text, const std::string& path) {
     if (std::find(keys.begin(), keys.end(), key) == keys.end())
       throw line_error(path, line_no, "unknown setting '" + key + "'",
                        "settings are the long flags of the commands, without --: output, service, keep-daily, ...");
+    if (value.empty())
+      throw line_error(path, line_no, "'" + key + "' has no value", "write " + key + " = VALUE, or remove the line");
+    if (is_switch_key(key) && !parse_switch(value))
+      throw line_error(path, line_no, key + " = " + value + ": expected yes or no");
     config.settings.push_back({section, key, value, line_no});
   }
   return config;

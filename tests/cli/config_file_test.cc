@@ -57,6 +57,12 @@ TEST_CASE("config: mistakes name the file and the line") {
   CHECK_THAT(e.full_message(), Catch::Contains("f:1: 'output /x': expected key = value"));
   e = error_of([] { parse_config("[create\n", "f"); });
   CHECK_THAT(e.full_message(), Catch::Contains("f:1:"));
+  // Values are checked as the file is read, whichever command reads it.
+  e = error_of([] { parse_config("output = /x\n\nkeep-version-change = maybe\n", "f"); });
+  CHECK_THAT(e.full_message(), Catch::Contains("f:3: keep-version-change = maybe: expected yes or no"));
+  e = error_of([] { parse_config("output =\n", "f"); });
+  CHECK_THAT(e.full_message(), Catch::Contains("f:1: 'output' has no value"));
+  CHECK(parse_config("[prune]\nkeep-version-change = On\n", "f").settings.size() == 1);
   // Help and the config file itself are not settings.
   CHECK(error_of([] { parse_config("help = yes\n", "f"); }).kind() == jb::ErrorKind::kUsage);
   CHECK(error_of([] { parse_config("config-file = x\n", "f"); }).kind() == jb::ErrorKind::kUsage);
