@@ -81,7 +81,8 @@ std::string read_config_text(const std::string& path, bool required) {
   }
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) throw io_error(path, "cannot stat the config file", errno);
-  if (!S_ISREG(st.st_mode)) throw usage_error(path + ": the config file is not a regular file");
+  if (!S_ISREG(st.st_mode)) throw usage_error(path + ": the config file is not a regular file",
+                                                "name a file with --config-file, or none for no file");
   // Its stop and start commands run as whoever runs us, often root.
   if (st.st_uid != 0 && st.st_uid != ::geteuid())
     throw refused_error(path + ": the config file belongs to another user (uid " + std::to_string(st.st_uid) +

@@ -12,6 +12,7 @@
 #include "jellyfin_backup/archive/sidecar.h"
 #include "jellyfin_backup/create/create.h"
 #include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/interrupt.h"
 #include "jellyfin_backup/io/location.h"
 #include "jellyfin_backup/io/store.h"
 #include "jellyfin_backup/utc_time.h"
@@ -112,7 +113,24 @@ class OpenOnManifest : public EntryConsumer {
 
 }  // namespace
 
+namespace {
+CopyResult run_copy(const CopyOptions& options, Reporter& reporter);
+}  // namespace
+
 CopyResult copy_archive(const CopyOptions& options, Reporter& reporter) {
+  try {
+    return run_copy(options, reporter);
+  } catch (const Error& e) {
+    if (interrupted_signal() == 0 || !e.hint().empty()) throw;
+    throw Error(e.kind(), e.what(),
+                options.dest == "-" ? "what went to standard output is incomplete: discard it"
+                                    : "nothing was written under " + options.dest);
+  }
+}
+
+namespace {
+
+CopyResult run_copy(const CopyOptions& options, Reporter& reporter) {
   const auto start = std::chrono::steady_clock::now();
   CopyResult result;
   const Location source_location = parse_location(options.source);
@@ -157,5 +175,7 @@ CopyResult copy_archive(const CopyOptions& options, Reporter& reporter) {
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
+
+}  // namespace
 
 }  // namespace jb

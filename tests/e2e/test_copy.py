@@ -154,7 +154,7 @@ class CopyTest(u.E2ETestCase):
         err = proc.stderr.read()
         self.assertNotEqual(proc.returncode, 0)
         self.assertNothingIn(dest)
-        self.assertIn(b"interrupted", err)
+        self.assertIn(b"interrupted by SIGTERM; nothing was written under " + str(dest).encode(), err)
 
     def test_missing_arguments(self):
         self.assertFails(u.run(["copy", self.archive]), 2, "SRC DEST")
