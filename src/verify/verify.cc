@@ -1,8 +1,10 @@
 #include "jellyfin_backup/verify/verify.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "jellyfin_backup/archive/frame_decompressor.h"
@@ -79,17 +81,24 @@ VerifyResult verify_archive(Source& source, Reporter& reporter, EntryConsumer* c
     bool in_entry = !tar || tar->header_position() >= input.frame_output_start();
     verifier.stream_failed(e.full_message(), in_entry);
   }
+  std::set<std::string> frame_problems;
   for (const auto& damaged : input.damaged_frames()) {
     std::string first = frames.first_in(damaged.output_start);
-    verifier.archive_problem("zstd frame " + std::to_string(damaged.index) + " (at byte " +
-                             std::to_string(damaged.offset) + (first.empty() ? "" : ", from " + first + " on") +
-                             "): content checksum mismatch");
+    const std::string problem = "zstd frame " + std::to_string(damaged.index) + " (at byte " +
+                                std::to_string(damaged.offset) + (first.empty() ? "" : ", from " + first + " on") +
+                                "): content checksum mismatch";
+    verifier.archive_problem(problem);
+    frame_problems.insert(problem);
   }
   verifier.finish();
 
   VerifyResult result;
   result.manifest = verifier.manifest();
   result.problems = verifier.problems();
+  // A damaged frame is the cause of what else went wrong in it (a manifest
+  // that is no JSON, a bad checksum): the one line users see names it.
+  std::stable_partition(result.problems.begin(), result.problems.end(),
+                        [&](const Problem& p) { return p.path.empty() && frame_problems.count(p.problem); });
   result.bad_entries = verifier.bad_entries();
   result.files = verifier.files_verified();
   result.bytes = verifier.bytes_verified();
