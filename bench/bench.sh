@@ -167,18 +167,19 @@ fi
 if command -v rclone >/dev/null && [[ -f $ours_archive ]] && ((have_ours)); then
     dav_root="$out/webdav"
     rm -rf "$dav_root" && mkdir -p "$dav_root"
-    # list reads each archive's first frame and sidecar: 200 archives, local and on the remote.
-    # Made before the server starts: it caches directory listings.
+    # list reads each archive's first frame and sidecar: 200 archives of a small tree, each
+    # made by create (its own manifest; one version each, so one name each), local and on the
+    # remote. Made before the server starts: it caches directory listings.
     many="$out/many"
+    small="$bench_dir/tree-small-seed$seed"
+    [[ -d $small/data ]] || python3 "$generator" --scale small --seed "$seed" "$small" >/dev/null
     rm -rf "$many" && mkdir -p "$many" "$dav_root/many"
-    sum=$(xxh128sum "$ours_archive" | cut -d' ' -f1)
+    echo "bench: making 200 archives for list" >&2
     for ((i = 0; i < 200; i++)); do
-        name=$(date -u -d "@$((1700000000 + i * 86400))" +jellyfin.%Y%m%dT%H%M%SZ_10.11.0.tar.zst)
-        ln "$ours_archive" "$many/$name" 2>/dev/null || cp "$ours_archive" "$many/$name"
-        echo "$sum  $name" > "$many/$name.xxh128"
-        ln "$many/$name" "$dav_root/many/$name" 2>/dev/null || cp "$many/$name" "$dav_root/many/$name"
-        cp "$many/$name.xxh128" "$dav_root/many/"
+        "$bin" create --config "$small/config" --data "$small/data" --output "$many" --level 1 \
+            --server-version "10.$((i / 100)).$((i % 100))" --quiet --config-file none
     done
+    cp "$many"/* "$dav_root/many/"
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     rclone serve webdav --addr "127.0.0.1:$port" "$dav_root" >"$out/webdav.log" 2>&1 &
     dav_pid=$!

@@ -23,6 +23,7 @@
 #include "jellyfin_backup/archive/archive_format.h"
 #include "jellyfin_backup/archive/checksum_list.h"
 #include "jellyfin_backup/archive/sidecar.h"
+#include "jellyfin_backup/create/create.h"
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/interrupt.h"
 #include "jellyfin_backup/utc_time.h"
@@ -75,6 +76,7 @@ struct Job {
   ArchiveInfo info;
   bool listed = false;
   std::optional<std::string> sidecar_text;  // fetched with the others
+  std::optional<Manifest> manifest;          // from a head fetched with the others
 };
 
 // On a remote every read is a run of rclone, and starting rclone costs more
@@ -117,25 +119,88 @@ void prefetch_sidecars(const Store& store, std::vector<Job>& jobs) {
   }
 }
 
+// Likewise an archive's start, which takes a run of rclone each: the heads
+// of the archives with generated names come kHeadsPerRun to a run of
+// rclone, kHeadBytes each, split by length. Each head belongs to the
+// archive whose name its manifest makes (archive_file_name of its created
+// time and version, as create named it); an archive that no head names, or
+// two do (renamed copies), is read on its own, as if nothing was fetched.
+// Heads are parsed as they come, so memory stays at one run per thread.
+void prefetch_heads(const Store& store, std::vector<Job>& jobs, int parallel) {
+  constexpr std::size_t kHeadsPerRun = 32;
+  std::vector<Job*> wanted;
+  for (Job& job : jobs)
+    if (job.file->size >= kHeadBytes && parse_archive_name(job.info.name)) wanted.push_back(&job);
+  if (wanted.size() < 2) return;
+  const std::size_t runs = (wanted.size() + kHeadsPerRun - 1) / kHeadsPerRun;
+
+  std::mutex mutex;
+  std::map<std::string, std::vector<Manifest>> naming;  // archive name -> manifests of heads naming it
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> local{false};
+  auto worker = [&] {
+    for (std::size_t run; !local && !interrupted_signal() && (run = next.fetch_add(1)) < runs;) {
+      std::vector<std::string> names;
+      for (std::size_t i = run * kHeadsPerRun; i < std::min(wanted.size(), (run + 1) * kHeadsPerRun); ++i)
+        names.push_back(wanted[i]->info.name);
+      std::optional<std::string> heads;
+      try {
+        heads = store.read_heads(names, kHeadBytes);
+      } catch (const Error&) {
+        continue;  // read one by one, where the error shows if it lasts
+      }
+      if (!heads) {
+        local = true;  // nothing to gain: every archive is opened on its own
+        return;
+      }
+      if (heads->size() % kHeadBytes != 0) continue;  // a file shrank: no telling the heads apart
+      for (std::size_t at = 0; at < heads->size(); at += kHeadBytes) {
+        try {
+          StringSource head(std::string_view(*heads).substr(at, kHeadBytes), store.display(""));
+          Manifest manifest = inspect_archive(head, /*list=*/false).manifest;
+          const auto created = parse_utc_iso(manifest.created);
+          if (!created) continue;
+          const std::string name = archive_file_name(*created, manifest.app_version);
+          std::lock_guard<std::mutex> lock(mutex);
+          naming[name].push_back(std::move(manifest));
+        } catch (const Error&) {
+          // Damaged, or a manifest longer than the head: read on its own.
+        }
+      }
+    }
+  };
+  const std::size_t threads = std::min<std::size_t>(runs, static_cast<std::size_t>(std::max(1, parallel)));
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+
+  for (Job* job : wanted) {
+    auto it = naming.find(job->info.name);
+    if (it != naming.end() && it->second.size() == 1) job->manifest = std::move(it->second.front());
+  }
+}
+
 // The start of the archive: manifest, or the damage that hides it.
 void read_start(const Store& store, Job& job) {
   ArchiveInfo& info = job.info;
   std::optional<GeneratedName> generated = parse_archive_name(info.name);
   try {
-    std::optional<InspectResult> start;
-    try {
-      auto source = store.open(info.name, kHeadBytes);
-      start = inspect_archive(*source, /*list=*/false);
-    } catch (const Error& e) {
-      // A manifest frame larger than the head we fetched looks truncated;
-      // only the whole file can tell.
-      if (e.kind() != ErrorKind::kDamaged || info.size <= kHeadBytes ||
-          !mentions_truncation(e.what()))
-        throw;
-      auto source = store.open(info.name);
-      start = inspect_archive(*source, /*list=*/false);
+    if (!job.manifest) {
+      try {
+        auto source = store.open(info.name, kHeadBytes);
+        job.manifest = inspect_archive(*source, /*list=*/false).manifest;
+      } catch (const Error& e) {
+        // A manifest frame larger than the head we fetched looks truncated;
+        // only the whole file can tell.
+        if (e.kind() != ErrorKind::kDamaged || info.size <= kHeadBytes ||
+            !mentions_truncation(e.what()))
+          throw;
+        auto source = store.open(info.name);
+        job.manifest = inspect_archive(*source, /*list=*/false).manifest;
+      }
     }
-    info.manifest = std::move(start->manifest);
+    info.manifest = std::move(job.manifest);
   } catch (const Error& e) {
     // Gone since the listing (a prune ran meanwhile): not there to list.
     if (e.kind() != ErrorKind::kDamaged && !interrupted_signal() && !store.stat(info.name)) return;
@@ -261,7 +326,7 @@ Catalog read_catalog(const Store& store, const CatalogOptions& options, Reporter
   for (const StoredFile& f : files) {
     if (!is_candidate(f.name)) continue;
     auto sidecar = by_name.find(sidecar_name(f.name));
-    Job job{&f, sidecar == by_name.end() ? nullptr : sidecar->second, {}, false, {}};
+    Job job{&f, sidecar == by_name.end() ? nullptr : sidecar->second, {}, false, {}, {}};
     job.info.name = f.name;
     job.info.size = f.size;
     job.info.mtime = f.mtime;
@@ -273,6 +338,7 @@ Catalog read_catalog(const Store& store, const CatalogOptions& options, Reporter
   }
   SharedProgress progress(reporter, options.check ? check_files : 0, options.check ? check_bytes : 0);
   prefetch_sidecars(store, jobs);
+  prefetch_heads(store, jobs, options.parallel);
 
   // Threads take the next archive until none is left; nothing escapes a
   // thread but as the run's first failure. After it no new archive is

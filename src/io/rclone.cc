@@ -336,10 +336,12 @@ void RcloneSink::commit() {
 }
 
 std::string rclone_cat_files(const std::string& remote_dir, const std::vector<std::string>& names,
-                             std::size_t max_bytes) {
+                             std::size_t max_bytes, std::optional<std::size_t> each) {
   const std::string display = display_of(remote_dir);
   // --files-from: exact names, no pattern syntax to escape, and no listing.
-  ChildProcess child = ChildProcess::spawn(rclone_argv({"cat", "--files-from", "-", remote_dir}),
+  std::vector<std::string> args = {"cat", "--files-from", "-", remote_dir};
+  if (each) args.insert(args.begin() + 1, {"--count", std::to_string(*each)});
+  ChildProcess child = ChildProcess::spawn(rclone_argv(std::move(args)),
                                            {.in = ChildProcess::Stdin::kPipe,
                                             .out = ChildProcess::Stdout::kPipe,
                                             .err = ChildProcess::Stderr::kCapture});

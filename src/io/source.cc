@@ -1,5 +1,7 @@
 #include "jellyfin_backup/io/source.h"
 
+#include <cstring>
+#include <algorithm>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +13,13 @@
 #include "jellyfin_backup/io/rclone.h"
 
 namespace jb {
+
+std::size_t StringSource::read(void* buffer, std::size_t size) {
+  const std::size_t n = std::min(size, bytes_.size());
+  std::memcpy(buffer, bytes_.data(), n);
+  bytes_.remove_prefix(n);
+  return n;
+}
 
 std::size_t FdSource::read(void* buffer, std::size_t size) {
   ssize_t n = read_interruptibly(fd_.get(), buffer, size);

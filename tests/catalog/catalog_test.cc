@@ -30,25 +30,29 @@ using jb::test::utc;
 
 namespace {
 
-// An archive made by create (manifest version `version`), bigger than the
-// 64 KiB head the catalog reads first.
-std::string make_archive(const std::optional<std::string>& version) {
+// Creates an archive in `out_dir` under the name create gives it (manifest
+// version `version`), bigger than the 64 KiB head the catalog reads first;
+// returns its path.
+std::string create_archive_in(const std::string& out_dir, const std::optional<std::string>& version) {
   TempDir tmp;
   jb::test::make_sample_trees(tmp.path());
   std::string noise(100000, '\0');
   std::mt19937 rng(7);
   for (char& c : noise) c = static_cast<char>(rng());
   write_file(tmp / "data/data/noise.bin", noise);
-  make_dirs(tmp / "out");
   jb::CreateOptions options;
   options.config_dir = tmp / "config";
   options.data_dir = tmp / "data";
-  options.output = tmp / "out";
+  options.output = out_dir;
   options.server_version = version;
   options.threads = 1;
   jb::Reporter silent;
-  auto result = jb::create_archive(options, silent);
-  return jb::test::read_file(result.path);
+  return jb::create_archive(options, silent).path;
+}
+
+std::string make_archive(const std::optional<std::string>& version) {
+  TempDir tmp;
+  return jb::test::read_file(create_archive_in(tmp.path(), version));
 }
 
 const std::string& archive_v1011() {
@@ -514,6 +518,64 @@ TEST_CASE("catalog: good sidecars cost one fetch together, none alone", "[catalo
   CHECK(counting.batches == 1);
   CHECK(counting.singles == 5);  // the batch itself, through read_small; nothing after it
   for (const auto& a : c.archives) CHECK(a.sidecar == SidecarState::kMatches);
+}
+
+// Imitates a remote: the heads of several archives come in one run, in
+// reverse order; every archive opened on its own is counted.
+class BatchingStore : public jb::test::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  std::optional<std::string> read_heads(const std::vector<std::string>& names, std::size_t head) const override {
+    ++runs;
+    std::string out;
+    for (auto it = names.rbegin(); it != names.rend(); ++it)
+      out += jb::test::read_file(location().path + "/" + *it).substr(0, head);
+    return out;
+  }
+  std::unique_ptr<jb::Source> open(const std::string& name, std::optional<std::uint64_t> head) const override {
+    ++opens;
+    return ForwardingStore::open(name, head);
+  }
+  mutable std::atomic<int> runs{0}, opens{0};
+};
+
+TEST_CASE("catalog: heads fetched together go to the archives whose names their manifests make", "[catalog]") {
+  BackupDir dir;
+  std::vector<std::string> own;
+  for (const char* version : {"10.10.7", "10.11.0", "10.11.1"})
+    own.push_back(std::filesystem::path(create_archive_in(dir.tmp.path(), std::string(version))).filename());
+  // Not told apart by its head: a renamed copy (it and its original then
+  // name one archive twice), a damaged archive, one shorter than a head,
+  // and a name create does not make.
+  const auto copy = dir.put_archive(utc(2025, 1, 1), "10.9.0", jb::test::read_file(dir.tmp / own[0]));
+  std::string noise(100000, '\0');
+  std::mt19937 rng(3);
+  for (char& c : noise) c = static_cast<char>(rng());
+  const auto damaged = dir.put_archive(utc(2025, 1, 2), "10.9.0", noise);
+  const auto shorter = dir.put_archive(utc(2025, 1, 3), "10.9.0", "short");
+  dir.put("mine.tar.zst", jb::test::read_file(dir.tmp / own[1]));
+
+  BatchingStore batching(*dir.store);
+  RecordingReporter reporter;
+  Catalog c = jb::read_catalog(batching, {}, reporter);
+  CHECK(batching.runs == 1);
+  CHECK(batching.opens == 5);  // own[0], its copy, damaged, shorter, mine: each once
+
+  // Exactly what reading each one alone says.
+  Catalog alone = dir.read();
+  REQUIRE(names_of(c) == names_of(alone));
+  for (const auto& a : alone.archives) {
+    INFO(a.name);
+    const ArchiveInfo& b = find(c, a.name);
+    CHECK(b.time == a.time);
+    CHECK(b.version == a.version);
+    CHECK(b.error == a.error);
+    REQUIRE(b.manifest.has_value() == a.manifest.has_value());
+    if (a.manifest) CHECK(b.manifest->serialize() == a.manifest->serialize());
+  }
+  CHECK(find(c, damaged).error.has_value());
+  CHECK(find(c, copy).manifest->app_version == std::optional<std::string>("10.10.7"));
+  CHECK(find(c, shorter).error.has_value());
 }
 
 // Deletes an archive the moment the catalog opens it: a prune that ran

@@ -115,6 +115,44 @@ class RcloneTest(u.E2ETestCase):
         self.assertEqual(u.compare_trees(self.config, target / "config"), [])
         self.assertEqual(u.compare_trees(self.data, target / "data"), [])
 
+    def test_list_reads_the_heads_of_many_archives_in_few_runs(self):
+        # Three archives of their own (one name each: the version differs), a
+        # renamed copy, a damaged one, one too short to hold a head, a foreign name.
+        for version in ("10.10.7", "10.11.0", "10.11.1"):
+            self.create_remote("--server-version", version)
+        originals = [n for n in self.remote_names() if n.endswith(".tar.zst")]
+        self.assertEqual(len(originals), 3)
+        shutil.copy(self.remote_dir / originals[0], self.remote_dir / "jellyfin.20250101T000000Z_10.9.0.tar.zst")
+        (self.remote_dir / "jellyfin.20250102T000000Z_10.9.0.tar.zst").write_bytes(os.urandom(200_000))
+        (self.remote_dir / "jellyfin.20250103T000000Z_10.9.0.tar.zst").write_bytes(b"short")
+        shutil.copy(self.remote_dir / originals[1], self.remote_dir / "mine.tar.zst")
+
+        log = self.tmp / "rclone.log"
+        wrapper = self.tmp / "rclone-logged"
+        wrapper.write_text(f"#!/bin/sh\necho \"$*\" >> '{log}'\nexec '{r.rclone_path()}' \"$@\"\n")
+        wrapper.chmod(0o755)
+        res = u.run(["list", self.remote(), "--json"], env={**self.server.env, "JELLYFIN_BACKUP_RCLONE": str(wrapper)},
+                    timeout=120)
+        self.assertExit(res, 0)
+        remote = {a["name"]: a for a in res.json()["archives"]}
+        # The same directory read as a local one, archive by archive: the same answers.
+        local_res = u.run(["list", self.remote_dir, "--json"])
+        self.assertExit(local_res, 0)
+        local = {a["name"]: a for a in local_res.json()["archives"]}
+        self.assertEqual(sorted(remote), sorted(local))
+        self.assertEqual(len(remote), 7, sorted(remote))
+        for name, a in local.items():
+            for key in ("created", "version", "files", "bytes", "size", "verified", "sidecar", "error"):
+                self.assertEqual(remote[name][key], a[key], f"{name}: {key}")
+        self.assertIsNotNone(remote["jellyfin.20250102T000000Z_10.9.0.tar.zst"]["error"])
+        self.assertEqual(remote["jellyfin.20250101T000000Z_10.9.0.tar.zst"]["files"], local[originals[0]]["files"])
+        # One run lists, one fetches the sidecars, one the three heads that
+        # say whose they are; only the others are read one by one (the copy,
+        # the original it copies, the damaged, the short and the foreign one).
+        cats = [l for l in log.read_text().splitlines() if " cat " in f" {l} "]
+        self.assertEqual(len([l for l in cats if "--files-from" in l and "--count 65536" in l]), 1, cats)
+        self.assertEqual(len(cats), 2 + 5, cats)
+
     def test_a_damaged_remote_archive_is_caught(self):
         self.create_remote()
         name = [n for n in self.remote_names() if n.endswith(".tar.zst")][0]

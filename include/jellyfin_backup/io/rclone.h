@@ -85,10 +85,11 @@ class RcloneSink : public Sink {
 // `rclone cat --files-from -`: the files `names` of `remote_dir`, one run
 // of rclone for all of them, concatenated in no promised order; missing
 // files add nothing, and a failing rclone just yields less. Stops after
-// `max_bytes`. For callers that can tell the pieces apart (sidecars name
-// their archive) and read the rest one by one.
+// `max_bytes`. With `each`, only the first `each` bytes of every file.
+// For callers that can tell the pieces apart (sidecars name their archive)
+// and read the rest one by one.
 std::string rclone_cat_files(const std::string& remote_dir, const std::vector<std::string>& names,
-                             std::size_t max_bytes);
+                             std::size_t max_bytes, std::optional<std::size_t> each = std::nullopt);
 
 // Small whole files (sidecars). read: nullopt when missing; write replaces.
 std::optional<std::string> rclone_read_small(const std::string& remote_path, std::size_t max_bytes);

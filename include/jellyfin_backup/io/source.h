@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "jellyfin_backup/io/location.h"
 #include "jellyfin_backup/io/unique_fd.h"
@@ -36,6 +37,19 @@ class FdSource : public Source {
   UniqueFd fd_;
   std::string name_;
   std::optional<std::uint64_t> size_;
+};
+
+// Bytes already in memory (an archive's head fetched with others).
+class StringSource : public Source {
+ public:
+  StringSource(std::string_view bytes, std::string name) : bytes_(bytes), name_(std::move(name)) {}
+  std::size_t read(void* buffer, std::size_t size) override;
+  const std::string& name() const override { return name_; }
+  std::optional<std::uint64_t> size() const override { return bytes_.size(); }
+
+ private:
+  std::string_view bytes_;  // not owned
+  std::string name_;
 };
 
 // "-" is standard input (refused with a usage error when it is a terminal);

@@ -63,6 +63,14 @@ class Store {
   // contents that say which file they came from.
   virtual std::string read_concatenated(const std::vector<std::string>& names, std::size_t max_each,
                                         std::size_t max_total) const;
+  // The first `head` bytes of each file (all of a shorter one),
+  // concatenated in no promised order, in one run of rclone; nullopt where
+  // one open() each costs no more (a local directory). Missing files add
+  // nothing. Only for contents that say which file they came from.
+  virtual std::optional<std::string> read_heads(const std::vector<std::string>& /*names*/,
+                                                std::size_t /*head*/) const {
+    return std::nullopt;
+  }
   // Replaces `name` atomically with `content` (temporary + rename).
   virtual void write_small(const std::string& name, const std::string& content) const = 0;
   // Deletes a file; a missing file is not an error.
