@@ -146,7 +146,7 @@ void prefetch_heads(const Store& store, std::vector<Job>& jobs, int parallel) {
       std::optional<std::string> heads;
       try {
         heads = store.read_heads(names, kHeadBytes);
-      } catch (const Error&) {
+      } catch (const std::exception&) {
         continue;  // read one by one, where the error shows if it lasts
       }
       if (!heads) {
@@ -163,7 +163,7 @@ void prefetch_heads(const Store& store, std::vector<Job>& jobs, int parallel) {
           const std::string name = archive_file_name(*created, manifest.app_version);
           std::lock_guard<std::mutex> lock(mutex);
           naming[name].push_back(std::move(manifest));
-        } catch (const Error&) {
+        } catch (const std::exception&) {
           // Damaged, or a manifest longer than the head: read on its own.
         }
       }
