@@ -18,6 +18,7 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "jellyfin_backup/archive/archive_format.h"
@@ -119,13 +120,35 @@ void prefetch_sidecars(const Store& store, std::vector<Job>& jobs) {
   }
 }
 
+// The manifests of one run's heads, by the archive name each makes; nullopt
+// unless they account for exactly the names asked for, one head each, all
+// readable. Anything else (a damaged head, a renamed copy, a file gone or
+// changed since the listing) and the run tells nothing for sure.
+std::optional<std::map<std::string, Manifest>> heads_by_name(std::string_view heads,
+                                                             const std::vector<std::string>& names,
+                                                             const std::string& where) {
+  if (heads.size() != names.size() * kHeadBytes) return std::nullopt;
+  std::map<std::string, Manifest> by_name;
+  for (std::size_t at = 0; at < heads.size(); at += kHeadBytes) {
+    StringSource head(heads.substr(at, kHeadBytes), where);
+    Manifest manifest = inspect_archive(head, /*list=*/false).manifest;
+    const auto created = parse_utc_iso(manifest.created);
+    if (!created) return std::nullopt;
+    if (!by_name.emplace(archive_file_name(*created, manifest.app_version), std::move(manifest)).second)
+      return std::nullopt;
+  }
+  for (const std::string& name : names)
+    if (!by_name.count(name)) return std::nullopt;
+  return by_name;
+}
+
 // Likewise an archive's start, which takes a run of rclone each: the heads
 // of the archives with generated names come kHeadsPerRun to a run of
-// rclone, kHeadBytes each, split by length. Each head belongs to the
-// archive whose name its manifest makes (archive_file_name of its created
-// time and version, as create named it); an archive that no head names, or
-// two do (renamed copies), is read on its own, as if nothing was fetched.
-// Heads are parsed as they come, so memory stays at one run per thread.
+// rclone, kHeadBytes each. A run is used only when its heads are exactly
+// the archives asked for, each known by the name its manifest makes
+// (archive_file_name of its created time and version, as create named
+// it); otherwise each of its archives is read on its own, as if nothing
+// was fetched, and shows its own damage. Memory stays at one run per thread.
 void prefetch_heads(const Store& store, std::vector<Job>& jobs, int parallel) {
   constexpr std::size_t kHeadsPerRun = 32;
   std::vector<Job*> wanted;
@@ -134,51 +157,39 @@ void prefetch_heads(const Store& store, std::vector<Job>& jobs, int parallel) {
   if (wanted.size() < 2) return;
   const std::size_t runs = (wanted.size() + kHeadsPerRun - 1) / kHeadsPerRun;
 
-  std::mutex mutex;
-  std::map<std::string, std::vector<Manifest>> naming;  // archive name -> manifests of heads naming it
   std::atomic<std::size_t> next{0};
   std::atomic<bool> local{false};
-  auto worker = [&] {
+  auto worker = [&]() noexcept {
+    // Nothing may escape a thread: a run that fails in any way is a run
+    // not used.
     for (std::size_t run; !local && !interrupted_signal() && (run = next.fetch_add(1)) < runs;) {
-      std::vector<std::string> names;
-      for (std::size_t i = run * kHeadsPerRun; i < std::min(wanted.size(), (run + 1) * kHeadsPerRun); ++i)
-        names.push_back(wanted[i]->info.name);
-      std::optional<std::string> heads;
       try {
-        heads = store.read_heads(names, kHeadBytes);
-      } catch (const std::exception&) {
-        continue;  // read one by one, where the error shows if it lasts
-      }
-      if (!heads) {
-        local = true;  // nothing to gain: every archive is opened on its own
-        return;
-      }
-      if (heads->size() % kHeadBytes != 0) continue;  // a file shrank: no telling the heads apart
-      for (std::size_t at = 0; at < heads->size(); at += kHeadBytes) {
-        try {
-          StringSource head(std::string_view(*heads).substr(at, kHeadBytes), store.display(""));
-          Manifest manifest = inspect_archive(head, /*list=*/false).manifest;
-          const auto created = parse_utc_iso(manifest.created);
-          if (!created) continue;
-          const std::string name = archive_file_name(*created, manifest.app_version);
-          std::lock_guard<std::mutex> lock(mutex);
-          naming[name].push_back(std::move(manifest));
-        } catch (const std::exception&) {
-          // Damaged, or a manifest longer than the head: read on its own.
+        const std::size_t first = run * kHeadsPerRun, end = std::min(wanted.size(), first + kHeadsPerRun);
+        std::vector<std::string> names;
+        for (std::size_t i = first; i < end; ++i) names.push_back(wanted[i]->info.name);
+        const std::optional<std::string> heads = store.read_heads(names, kHeadBytes);
+        if (!heads) {
+          local = true;  // nothing to gain: every archive is opened on its own
+          return;
         }
+        auto by_name = heads_by_name(*heads, names, store.location().display());
+        if (!by_name) continue;
+        // Each run's archives are its own: no other thread touches them.
+        for (std::size_t i = first; i < end; ++i) wanted[i]->manifest = std::move(by_name->at(wanted[i]->info.name));
+      } catch (...) {
+        // Read one by one, where an error shows if it lasts.
       }
     }
   };
   const std::size_t threads = std::min<std::size_t>(runs, static_cast<std::size_t>(std::max(1, parallel)));
   std::vector<std::thread> pool;
-  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  try {
+    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  } catch (const std::system_error&) {
+    // Fewer threads than asked: the ones there take the runs.
+  }
   worker();
   for (std::thread& t : pool) t.join();
-
-  for (Job* job : wanted) {
-    auto it = naming.find(job->info.name);
-    if (it != naming.end() && it->second.size() == 1) job->manifest = std::move(it->second.front());
-  }
 }
 
 // The start of the archive: manifest, or the damage that hides it.
