@@ -39,7 +39,8 @@ void decide(PruneResult& result, const RetentionPolicy& policy) {
 // Sidecars of generated archive names whose archive is gone: only a
 // well-formed sidecar naming that archive, with nothing under the archive's
 // name, is surely ours to delete.
-std::vector<std::string> orphan_sidecars(const Store& store, const std::vector<StoredFile>& files) {
+std::vector<std::string> orphan_sidecars(const Store& store, const std::vector<StoredFile>& files,
+                                         Reporter& reporter) {
   std::set<std::string> names;
   for (const StoredFile& f : files) names.insert(f.name);
   const std::string suffix = sidecar_name("");
@@ -49,8 +50,16 @@ std::vector<std::string> orphan_sidecars(const Store& store, const std::vector<S
       continue;
     const std::string archive = f.name.substr(0, f.name.size() - suffix.size());
     if (names.count(archive) || !parse_archive_name(archive) || f.size > kMaxSidecarBytes) continue;
-    const auto text = store.read_small(f.name, kMaxSidecarBytes);
-    if (!text || !parse_sidecar(*text, archive) || store.exists(archive)) continue;
+    // One that cannot be read is left for a later prune: the archives are
+    // deleted already, and this run's report must not be lost over clutter.
+    try {
+      const auto text = store.read_small(f.name, kMaxSidecarBytes);
+      if (!text || !parse_sidecar(*text, archive) || store.exists(archive)) continue;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kRuntime || interrupted_signal()) throw;
+      reporter.warning(e.full_message() + "; the sidecar is left as it is");
+      continue;
+    }
     orphans.push_back(f.name);
   }
   return orphans;
@@ -120,7 +129,7 @@ PruneResult prune_store(const Store& store, const PruneOptions& options, Reporte
   // Then sidecars left by an earlier prune or by hand: clutter that list
   // and prune never show.
   const std::vector<StoredFile> files = store.list();
-  for (const std::string& sidecar : orphan_sidecars(store, files)) {
+  for (const std::string& sidecar : orphan_sidecars(store, files, reporter)) {
     if (failed_sidecars.count(sidecar)) continue;
     if (!options.dry_run) {
       try {

@@ -93,6 +93,8 @@ double ServerWindow::stop(Reporter& reporter) {
     } catch (const Error& e) {
       throw Error(ErrorKind::kRuntime, what + ", and " + e.what(), e.hint());
     }
+    if (control_->start_argv().empty())
+      throw Error(ErrorKind::kRuntime, what, "nothing else was done; Jellyfin is still stopped (no --start-cmd): start it yourself");
     throw Error(ErrorKind::kRuntime, what, "Jellyfin was started again, nothing else was done");
   }
   // A server told to stop may take a moment to let go of its files.

@@ -29,7 +29,7 @@ const std::vector<std::set<std::string>>& exclusive_groups() {
 
 // cxxopts's words ("Option ‘bogus’ does not exist") in ours ("--bogus: no
 // such option"), in the shape of every other error.
-std::string flag_message(const cxxopts::exceptions::exception& e) {
+std::string flag_message(const cxxopts::exceptions::exception& e, const std::vector<std::string>& args) {
   std::string text = e.what();
   for (const std::string quote : {cxxopts::LQUOTE, cxxopts::RQUOTE})
     for (std::size_t at; (at = text.find(quote)) != std::string::npos;) text.replace(at, quote.size(), "'");
@@ -45,8 +45,19 @@ std::string flag_message(const cxxopts::exceptions::exception& e) {
     return flag + " needs a value";
   if (dynamic_cast<const cxxopts::exceptions::gratuitous_argument_for_option*>(&e))
     return flag + " takes no value";
-  if (dynamic_cast<const cxxopts::exceptions::incorrect_argument_type*>(&e))
+  if (dynamic_cast<const cxxopts::exceptions::incorrect_argument_type*>(&e)) {
+    // cxxopts names the value only: the flag is the argument that holds it
+    // ("--level=abc") or the one before it ("--level abc").
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      const std::string& a = args[i];
+      const auto eq = a.find('=');
+      if (a.starts_with("--") && eq != std::string::npos && a.substr(eq + 1) == word)
+        return a.substr(0, eq) + ": '" + word + "' is not a valid value";
+      if (a == word && args[i - 1].starts_with("-") && args[i - 1].find('=') == std::string::npos)
+        return args[i - 1] + ": '" + word + "' is not a valid value";
+    }
     return "'" + word + "' is not a valid value for its flag";
+  }
   if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
   return text;
 }
@@ -72,8 +83,12 @@ cxxopts::ParseResult parse_argv(cxxopts::Options& options, const std::string& co
   try {
     return options.parse(static_cast<int>(args.size()), argv.data());
   } catch (const cxxopts::exceptions::exception& e) {
-    if (from.empty()) throw flag_error(command, flag_message(e));
-    throw usage_error(flag_message(e) + " (a setting in " + from + ")",
+    const std::string message = flag_message(e, args);
+    if (from.empty()) throw flag_error(command, message);
+    // "--level: ..." about a setting of the file: main() adds its line.
+    const bool names_setting = message.starts_with("--") &&
+                               report_mode().from_config.count(message.substr(2, message.find(':') - 2));
+    throw usage_error(names_setting ? message : message + " (a setting in " + from + ")",
                       "fix " + from + ", or run with --config-file none");
   }
 }

@@ -158,7 +158,15 @@ CopyResult run_copy(const CopyOptions& options, Reporter& reporter) {
 
   // Last, only a verified copy gets its final name, and then its sidecar.
   opener.open();
-  opener.sink()->commit();
+  try {
+    opener.sink()->commit();
+  } catch (const Error& e) {
+    // A remote commit is a server-side move that may finish without us.
+    if (interrupted_signal() == 0 || dest.to_stdout) throw;
+    const std::string where = dest.store->display(*dest.name);
+    throw Error(e.kind(), std::string(e.what()) + " while " + where + " was given its final name",
+                "it may be there without its sidecar: check it with `jellyfin-backup verify " + where + "`");
+  }
   result.bytes = hashed.bytes();
   result.xxh128 = hashed.hex_digest();
   if (dest.to_stdout) {

@@ -121,10 +121,14 @@ LockFile LockFile::acquire(const std::string& path, const std::string& what,
     // Another user's lock file: read-only still lets us see whether it is
     // held (flock works on any descriptor), for the better message.
     if (!fd && open_err == EACCES) fd.reset(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd)
+    if (!fd) {
+      const bool directory_unusable =
+          open_err == ENOENT || open_err == ENOTDIR || open_err == EACCES || open_err == EROFS;
       throw io_error(path, "cannot create the lock file", open_err,
-                     "the lock directory (JELLYFIN_BACKUP_LOCK_DIR, else /run/lock, else /tmp) must be an "
-                     "existing directory this user can write");
+                     directory_unusable ? "the lock directory (JELLYFIN_BACKUP_LOCK_DIR, else /run/lock, else /tmp) "
+                                          "must be an existing directory this user can write"
+                                        : "");
+    }
 
     int locked;
     do locked = ::flock(fd.get(), LOCK_EX | LOCK_NB);

@@ -60,6 +60,8 @@ class RcloneStore : public Store {
     return stored(*file);
   }
 
+  bool exists(const std::string& name) const override { return rclone_stat(path_of(name)).has_value(); }
+
   std::unique_ptr<Source> open(const std::string& name,
                                std::optional<std::uint64_t> head) const override {
     // A full read is worth a stat first (the size, and a missing file

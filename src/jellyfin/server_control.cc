@@ -4,7 +4,10 @@
 // corrupt an archive or --json on our stdout.
 #include "jellyfin_backup/jellyfin/server_control.h"
 
+#include <signal.h>
+
 #include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/interrupt.h"
 
 namespace jb {
 namespace {
@@ -62,8 +65,19 @@ StoppedServer::StoppedServer(const ServerControl& control, Reporter& reporter)
     : control_(control), reporter_(reporter), stopped_at_(std::chrono::steady_clock::now()) {
   // Throwing here skips the destructor, so the start command is not run: we
   // do not know what a failed stop left behind.
-  run_step(control_.stop_argv(), "stop",
-           "nothing was read; the start command was not run, check the server's state");
+  try {
+    run_step(control_.stop_argv(), "stop",
+             "nothing was read; the start command was not run, check the server's state");
+  } catch (const Error& e) {
+    // Ctrl-C reaches the stop command too, which then fails of it: the
+    // interruption is the news.
+    const int sig = interrupted_signal();
+    if (sig == 0) throw;
+    throw Error(e.kind(),
+                std::string("interrupted by ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
+                    " while Jellyfin was being stopped, and " + e.what(),
+                e.hint());
+  }
 }
 
 StoppedServer::~StoppedServer() {

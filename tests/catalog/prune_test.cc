@@ -333,6 +333,39 @@ TEST_CASE("prune: a sidecar is only an orphan when it is ours and nothing is und
   CHECK(dir.has(jb::sidecar_name(kept)));
 }
 
+// A store that cannot read one file.
+class UnreadableStore : public jb::test::ForwardingStore {
+ public:
+  UnreadableStore(const jb::Store& inner, std::string name) : ForwardingStore(inner), name_(std::move(name)) {}
+  std::optional<std::string> read_small(const std::string& name, std::size_t max) const override {
+    if (name == name_) throw jb::io_error(name, "cannot read", EACCES);
+    return ForwardingStore::read_small(name, max);
+  }
+
+ private:
+  std::string name_;
+};
+
+TEST_CASE("prune: a stray sidecar that cannot be read is a warning, not a failed prune", "[prune]") {
+  BackupDir dir;
+  const auto old = dir.add(day(2026, 6, 1), "10.11.0");
+  const auto kept = dir.add(day(2026, 6, 2), "10.11.0");
+  const std::string stray = jb::sidecar_name("jellyfin.20260101T000000Z_10.10.7.tar.zst");
+  write_file(dir.tmp / stray, jb::format_sidecar(std::string(32, 'a'), "jellyfin.20260101T000000Z_10.10.7.tar.zst"));
+  UnreadableStore store(*dir.store, stray);
+  RecordingReporter reporter;
+  PruneOptions options;
+  options.policy = keep_last(1);
+  PruneResult r = jb::prune_store(store, options, reporter);
+  CHECK_FALSE(r.failed());
+  CHECK(r.orphan_sidecars.empty());
+  CHECK_FALSE(dir.has(old));
+  CHECK(dir.has(kept));
+  CHECK(dir.has(stray));
+  REQUIRE(reporter.warnings.size() == 1);
+  CHECK(reporter.warnings[0].find(stray) != std::string::npos);
+}
+
 TEST_CASE("prune: archives of different hosts are judged apart", "[prune]") {
   BackupDir dir;
   // Two servers back up into one directory; host b's archives are older.

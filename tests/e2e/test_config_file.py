@@ -292,6 +292,11 @@ class ConfigFileErrors(ConfigFileBase):
         self.assertFails(res, 2, "--keep-daily", "'abc'", f"{f}:2")
         self.assertEqual(self.archives(d), names)
 
+    def test_a_value_that_is_no_number_names_its_flag_and_line(self):
+        f = self.trees_conf("threads = many\n")
+        res = self.jb("create", "--config-file", f, expect=None)
+        self.assertFails(res, 2, "--threads: 'many' is not a valid value", f"{f}:8")
+
     def test_a_bad_value_on_the_command_line_names_no_file(self):
         res = self.jb("create", "--config-file", self.trees_conf(), "--level", "30", expect=None)
         self.assertFails(res, 2, "--level 30")
