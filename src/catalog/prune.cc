@@ -11,15 +11,19 @@
 namespace jb {
 namespace {
 
-// Decides every readable archive, host by host; each host's newest is kept
-// whatever the policy says (apply_retention keeps it already; this states
-// the promise where the deleting happens).
-void decide(PruneResult& result, const RetentionPolicy& policy) {
-  std::map<std::string, std::vector<std::size_t>> by_host;  // newest first within each
-  for (std::size_t i = 0; i < result.archives.size(); ++i)
-    by_host[result.archives[i].info.manifest->host].push_back(i);
-  for (const auto& [host, indexes] : by_host) {
-    result.hosts.push_back(host);
+// Decides every readable archive, host by host (or all together); each
+// group's newest is kept whatever the policy says (apply_retention keeps it
+// already; this states the promise where the deleting happens).
+void decide(PruneResult& result, const RetentionPolicy& policy, bool group_by_host) {
+  std::map<std::string, std::vector<std::size_t>> groups;  // newest first within each
+  std::set<std::string> hosts;
+  for (std::size_t i = 0; i < result.archives.size(); ++i) {
+    const std::string& host = result.archives[i].info.manifest->host;
+    hosts.insert(host);
+    groups[group_by_host ? host : std::string()].push_back(i);
+  }
+  result.hosts.assign(hosts.begin(), hosts.end());
+  for (const auto& [group, indexes] : groups) {
     std::vector<RetentionItem> items;
     for (std::size_t i : indexes) items.push_back({result.archives[i].info.time, result.archives[i].info.version});
     const std::vector<RetentionDecision> decisions = apply_retention(items, policy);
@@ -93,7 +97,7 @@ PruneResult prune_store(const Store& store, const PruneOptions& options, Reporte
     if (info.error) result.unreadable.push_back(std::move(info));
     else result.archives.push_back({std::move(info), false, {}, false, {}});
   }
-  decide(result, options.policy);
+  decide(result, options.policy, options.group_by_host);
 
   // Oldest first: an interrupted or failing run has then removed what was
   // least worth keeping.

@@ -34,7 +34,11 @@ void print_human(const Store& store, const PruneOptions& opts, const PruneResult
   if (r.hosts.size() > 1) {
     std::string hosts;
     for (const auto& h : r.hosts) hosts += (hosts.empty() ? "" : ", ") + h;
-    std::printf("Archives of %zu hosts, judged apart: %s\n", r.hosts.size(), hosts.c_str());
+    if (opts.group_by_host)
+      std::printf("Archives of %zu hosts, judged apart (--group-by none judges them together): %s\n",
+                  r.hosts.size(), hosts.c_str());
+    else
+      std::printf("Archives of %zu hosts, judged together: %s\n", r.hosts.size(), hosts.c_str());
   }
   std::size_t kept = 0, removed = 0;
   for (const auto& a : r.archives) (a.keep ? kept : removed)++;
@@ -96,7 +100,9 @@ int cmd_prune(int argc, char** argv) {
       ("keep-yearly", "Keep the newest archive of each of the last N years that have one",
        cxxopts::value<std::string>(), "N")
       ("keep-version-change", "Keep the newest archive of each Jellyfin version (to roll back an upgrade)")
-      ("dry-run", "Show what would be kept and removed; remove nothing");
+      ("dry-run", "Show what would be kept and removed; remove nothing")
+      ("group-by", "host: judge each host's archives apart (the default, as restic); none: all together",
+       cxxopts::value<std::string>(), "host|none");
   options.parse_positional({"dir"});
   options.positional_help("");
   add_common_flags(options);
@@ -113,6 +119,12 @@ int cmd_prune(int argc, char** argv) {
   opts.policy.yearly = keep_count(*parsed, "yearly");
   opts.policy.version_change = parsed->count("keep-version-change") > 0;
   opts.dry_run = parsed->count("dry-run") > 0;
+  if (parsed->count("group-by")) {
+    const std::string group_by = (*parsed)["group-by"].as<std::string>();
+    if (group_by != "host" && group_by != "none")
+      throw flag_error("prune", "--group-by takes host or none, not '" + group_by + "'");
+    opts.group_by_host = group_by == "host";
+  }
   const Location where = backup_dir_from(*parsed, "prune");
   check_policy(opts.policy);  // before any lock is taken
 
@@ -145,7 +157,8 @@ int cmd_prune(int argc, char** argv) {
       }
     }
     for (const auto& u : result.unreadable) unreadable.push_back(archive_json(*store, u));
-    nlohmann::json policy = {{"keep_version_change", opts.policy.version_change}};
+    nlohmann::json policy = {{"keep_version_change", opts.policy.version_change},
+                             {"group_by", opts.group_by_host ? "host" : "none"}};
     const int counts[] = {opts.policy.last,    opts.policy.hourly,  opts.policy.daily,
                           opts.policy.weekly,  opts.policy.monthly, opts.policy.yearly};
     for (std::size_t i = 0; i < 6; ++i)

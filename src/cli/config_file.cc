@@ -127,7 +127,7 @@ const std::vector<std::string>& known_config_keys() {
       "check",
       // prune
       "keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly",
-      "keep-version-change",
+      "keep-version-change", "group-by",
   };
   return kKeys;
 }

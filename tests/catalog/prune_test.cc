@@ -379,6 +379,23 @@ TEST_CASE("prune: archives of different hosts are judged apart", "[prune]") {
   CHECK_FALSE(dir.has(b1));
 }
 
+TEST_CASE("prune: with group_by_host off, all hosts' archives are judged together", "[prune]") {
+  BackupDir dir;
+  // Host names that never repeat (throwaway containers): one group all the same.
+  const std::string a = dir.add(day(2026, 7, 3), "10.11.0");
+  const std::string b1 = dir.add(day(2026, 7, 1), "10.11.0", archive_of_other_host());
+  const std::string b2 = dir.add(day(2026, 7, 2), "10.11.0", archive_of_other_host());
+  PruneOptions options;
+  options.policy = keep_last(1);
+  options.group_by_host = false;
+  RecordingReporter reporter;
+  PruneResult r = jb::prune_store(*dir.store, options, reporter);
+  CHECK(r.hosts.size() == 2);
+  CHECK(dir.has(a));
+  CHECK_FALSE(dir.has(b1));
+  CHECK_FALSE(dir.has(b2));
+}
+
 TEST_CASE("prune: daily rules over real archives", "[prune]") {
   // Days are local days; 11:00 and 13:00 UTC must share one.
   const char* old_tz = std::getenv("TZ");

@@ -18,6 +18,7 @@ Run: JB_BIN=build-e2e/jellyfin-backup JB_SAMPLE=scripts/make-sample-tree.py pyth
 
 import os
 import re
+import shutil
 import unittest
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -95,6 +96,7 @@ class PruneBase(u.E2ETestCase):
         super().setUpClass()
         cls.shared = cls.shared_dir("prune")
         config, data = u.make_basic_trees(cls.shared / "src")
+        cls.trees = (config, data)
         out = cls.shared / "out"
         out.mkdir()
         res = u.run(["create", "--config", config, "--data", data, "--output", out,
@@ -512,6 +514,48 @@ class PruneSafety(PruneBase):
         self.prune("--keep-last", "1", "--quiet", env=env)
         self.assertEqual(len(self.archives_on_disk()), 1)
         self.assertEqual([n for n in os.listdir(self.dir) if n.startswith(".")], [], "nothing hidden (lock, temp) is left in the directory")
+
+
+class PruneHosts(PruneBase):
+    """Archives of two hosts in one directory: judged apart (restic's default), or together."""
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0 or shutil.which("unshare") is None:
+            self.skipTest("needs root and unshare to make an archive on another host name")
+        config, data = self.trees
+        other = self.mkdir("other-out")
+        # The same trees, backed up under another host name (a UTS namespace of its own).
+        res = u.tool(["unshare", "-u", "sh", "-c",
+                      f"hostname otherbox && exec '{u.BIN}' create --config '{config}' --data '{data}' "
+                      f"--output '{other}' --server-version 10.11.0 --quiet --config-file none"], check=False)
+        self.assertEqual(res.returncode, 0, res)
+        self.other_blob = next(other.glob("*.tar.zst")).read_bytes()
+        # Ours is the newest; the other host's two are older.
+        [self.ours] = self.series([(utc(2026, 7, 3, 3), "10.11.0")])
+        self.theirs = []
+        for day in (1, 2):
+            name = gen_name(utc(2026, 7, day, 3), "10.11.0")
+            (self.dir / name).write_bytes(self.other_blob)
+            self.theirs.append(name)
+
+    def test_each_host_keeps_its_own_newest(self):
+        res = self.prune("--keep-last", "1")
+        self.assertIn("Archives of 2 hosts, judged apart (--group-by none judges them together)", res.stdout)
+        self.assertEqual(sorted(u.list_dir(self.dir)),
+                         sorted([self.ours, self.ours + ".xxh128", self.theirs[1]]))
+
+    def test_group_by_none_judges_all_together(self):
+        j = self.prune_json("--keep-last", "1", "--group-by", "none")
+        self.assertEqual(j["policy"]["group_by"], "none")
+        self.assertEqual(sorted(j["hosts"]), sorted(["otherbox", os.uname().nodename]))
+        self.assertEqual(sorted(a["name"] for a in j["remove"]), sorted(self.theirs))
+        self.assertEqual(sorted(u.list_dir(self.dir)), sorted([self.ours, self.ours + ".xxh128"]))
+
+    def test_group_by_takes_host_or_none(self):
+        res = self.prune("--keep-last", "1", "--group-by", "hostname", expect=None)
+        self.assertFails(res, 2, "--group-by takes host or none")
+        self.assertEqual(len(u.list_dir(self.dir)), 4)
 
 
 if __name__ == "__main__":

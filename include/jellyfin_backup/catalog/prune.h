@@ -5,7 +5,9 @@
 //
 // As restic groups snapshots by host, archives of different hosts (the
 // manifest's `host`: two servers backing up into one directory) are judged
-// apart, each host keeping its own newest, daily, ... archives.
+// apart, each host keeping its own newest, daily, ... archives, unless
+// group_by_host is off (a host renamed, or runs in throwaway containers
+// whose host names never repeat).
 #pragma once
 
 #include <string>
@@ -21,6 +23,7 @@ namespace jb {
 struct PruneOptions {
   RetentionPolicy policy;
   bool dry_run = false;
+  bool group_by_host = true;
 };
 
 struct PrunedArchive {
@@ -34,7 +37,7 @@ struct PrunedArchive {
 struct PruneResult {
   std::vector<PrunedArchive> archives;  // newest first
   std::vector<ArchiveInfo> unreadable;  // kept, never judged
-  std::vector<std::string> hosts;       // the groups the policy was applied to, apart
+  std::vector<std::string> hosts;       // the hosts of the judged archives, sorted
   // Sidecars whose archive was gone before this run (a deletion that failed
   // half-way, an archive deleted by hand; only for names create generates):
   // removed (or, dry run, to remove).
