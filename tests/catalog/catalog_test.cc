@@ -571,6 +571,18 @@ TEST_CASE("catalog: heads fetched together go to the archives whose names their 
   CHECK(find(c, shorter).error.has_value());
 }
 
+TEST_CASE("catalog: many heads come in several runs at once", "[catalog]") {
+  BackupDir dir;
+  for (int i = 0; i < 70; ++i) create_archive_in(dir.tmp.path(), "10.0." + std::to_string(i));
+  BatchingStore batching(*dir.store);
+  RecordingReporter reporter;
+  Catalog c = jb::read_catalog(batching, {}, reporter);
+  CHECK(batching.runs == 3);  // 32 + 32 + 6
+  CHECK(batching.opens == 0);
+  CHECK(c.archives.size() == 70);
+  check_same_as_alone(c, dir);
+}
+
 TEST_CASE("catalog: a run of heads that does not add up is read archive by archive", "[catalog]") {
   BackupDir dir;
   std::vector<std::string> own;
