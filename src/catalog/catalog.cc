@@ -71,6 +71,20 @@ class SharedProgress {
   Progress progress_;
 };
 
+// Runs `worker` on up to `threads` threads, this one among them, and waits
+// for all. Workers take tasks until none is left, so fewer threads (the
+// system would not start more) only take longer. `worker` must not throw.
+template <typename Worker>
+void run_workers(std::size_t threads, Worker& worker) {
+  std::vector<std::thread> pool;
+  try {
+    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  } catch (const std::system_error&) {
+  }
+  worker();
+  for (std::thread& t : pool) t.join();
+}
+
 struct Job {
   const StoredFile* file;
   const StoredFile* sidecar;  // null when there is none
@@ -95,7 +109,9 @@ void prefetch_sidecars(const Store& store, std::vector<Job>& jobs) {
       total += job.sidecar->size;
     }
   if (names.size() < 2) return;
-  const std::string text = store.read_concatenated(names, kMaxSidecarBytes, total + kMaxSidecarBytes);
+  const std::optional<std::string> fetched = store.read_concatenated(names, std::nullopt, total + kMaxSidecarBytes);
+  if (!fetched) return;
+  const std::string& text = *fetched;
 
   std::map<std::string, std::vector<std::string>> lines_naming;
   for (std::size_t start = 0; start < text.size();) {
@@ -167,7 +183,7 @@ void prefetch_heads(const Store& store, std::vector<Job>& jobs, int parallel) {
         const std::size_t first = run * kHeadsPerRun, end = std::min(wanted.size(), first + kHeadsPerRun);
         std::vector<std::string> names;
         for (std::size_t i = first; i < end; ++i) names.push_back(wanted[i]->info.name);
-        const std::optional<std::string> heads = store.read_heads(names, kHeadBytes);
+        const std::optional<std::string> heads = store.read_concatenated(names, kHeadBytes, names.size() * kHeadBytes);
         if (!heads) {
           local = true;  // nothing to gain: every archive is opened on its own
           return;
@@ -181,15 +197,7 @@ void prefetch_heads(const Store& store, std::vector<Job>& jobs, int parallel) {
       }
     }
   };
-  const std::size_t threads = std::min<std::size_t>(runs, static_cast<std::size_t>(std::max(1, parallel)));
-  std::vector<std::thread> pool;
-  try {
-    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-  } catch (const std::system_error&) {
-    // Fewer threads than asked: the ones there take the runs.
-  }
-  worker();
-  for (std::thread& t : pool) t.join();
+  run_workers(std::min<std::size_t>(runs, static_cast<std::size_t>(std::max(1, parallel))), worker);
 }
 
 // The start of the archive: manifest, or the damage that hides it.
@@ -369,12 +377,7 @@ Catalog read_catalog(const Store& store, const CatalogOptions& options, Reporter
       }
     }
   };
-  const std::size_t threads =
-      std::min<std::size_t>(jobs.size(), static_cast<std::size_t>(std::max(1, options.parallel)));
-  std::vector<std::thread> pool;
-  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (std::thread& t : pool) t.join();
+  run_workers(std::min<std::size_t>(jobs.size(), static_cast<std::size_t>(std::max(1, options.parallel))), worker);
 
   throw_if_interrupted();
   if (first_failure) std::rethrow_exception(first_failure);

@@ -50,8 +50,7 @@ std::vector<std::string> orphan_sidecars(const Store& store, const std::vector<S
   const std::string suffix = sidecar_name("");
   std::vector<std::string> orphans;
   for (const StoredFile& f : files) {
-    if (f.name.size() <= suffix.size() || f.name.compare(f.name.size() - suffix.size(), suffix.size(), suffix) != 0)
-      continue;
+    if (!f.name.ends_with(suffix)) continue;
     const std::string archive = f.name.substr(0, f.name.size() - suffix.size());
     if (names.count(archive) || !parse_archive_name(archive) || f.size > kMaxSidecarBytes) continue;
     // One that cannot be read is left for a later prune: the archives are
@@ -67,6 +66,19 @@ std::vector<std::string> orphan_sidecars(const Store& store, const std::vector<S
     orphans.push_back(f.name);
   }
   return orphans;
+}
+
+// Deletes a sidecar whose archive is gone. One that cannot go is a
+// warning, and clutter the next prune removes.
+bool remove_sidecar(const Store& store, const std::string& sidecar, Reporter& reporter) {
+  try {
+    store.remove(sidecar);
+    return true;
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kRuntime) throw;
+    reporter.warning(e.full_message() + "; its archive is gone, the next prune removes it");
+    return false;
+  }
 }
 
 }  // namespace
@@ -121,13 +133,7 @@ PruneResult prune_store(const Store& store, const PruneOptions& options, Reporte
     result.freed_bytes += a.info.size;
     // Its sidecar right away, whatever the archive's name; one that cannot
     // go is left to the next prune (below, for a generated name).
-    try {
-      store.remove(sidecar_name(a.info.name));
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::kRuntime) throw;
-      reporter.warning(e.full_message() + "; its archive is gone, the next prune removes it");
-      failed_sidecars.insert(sidecar_name(a.info.name));
-    }
+    if (!remove_sidecar(store, sidecar_name(a.info.name), reporter)) failed_sidecars.insert(sidecar_name(a.info.name));
   }
 
   // Then sidecars left by an earlier prune or by hand: clutter that list
@@ -135,15 +141,7 @@ PruneResult prune_store(const Store& store, const PruneOptions& options, Reporte
   const std::vector<StoredFile> files = store.list();
   for (const std::string& sidecar : orphan_sidecars(store, files, reporter)) {
     if (failed_sidecars.count(sidecar)) continue;
-    if (!options.dry_run) {
-      try {
-        store.remove(sidecar);
-      } catch (const Error& e) {
-        if (e.kind() != ErrorKind::kRuntime) throw;
-        reporter.warning(e.full_message() + "; its archive is gone, the next prune removes it");
-        continue;
-      }
-    }
+    if (!options.dry_run && !remove_sidecar(store, sidecar, reporter)) continue;
     result.orphan_sidecars.push_back(sidecar);
   }
   return result;

@@ -23,13 +23,9 @@ class RcloneStore : public Store {
 
   const Location& location() const override { return dir_; }
 
-  std::string read_concatenated(const std::vector<std::string>& names, std::size_t,
-                                std::size_t max_total) const override {
-    return rclone_cat_files(dir_.path, names, max_total);
-  }
-
-  std::optional<std::string> read_heads(const std::vector<std::string>& names, std::size_t head) const override {
-    return rclone_cat_files(dir_.path, names, names.size() * head, head);
+  std::optional<std::string> read_concatenated(const std::vector<std::string>& names, std::optional<std::size_t> head,
+                                               std::size_t max_total) const override {
+    return rclone_cat_files(dir_.path, names, max_total, head);
   }
 
   std::vector<StoredFile> list() const override {

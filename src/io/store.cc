@@ -158,16 +158,6 @@ class LocalStore : public Store {
 
 }  // namespace
 
-std::string Store::read_concatenated(const std::vector<std::string>& names, std::size_t max_each,
-                                     std::size_t max_total) const {
-  std::string out;
-  for (const auto& name : names) {
-    if (out.size() > max_total) break;
-    if (auto text = read_small(name, max_each)) out += *text;
-  }
-  return out;
-}
-
 std::unique_ptr<Store> open_store(const Location& dir) {
   if (dir.is_stdio())
     throw usage_error("-: standard input/output is not a directory of archives",

@@ -458,16 +458,19 @@ TEST_CASE("catalog: a remote directory reads like a local one", "[catalog][rclon
 }
 
 // Reads every sidecar through read_small and counts how often the catalog
-// fetched them all at once, like a remote; read_concatenated is the real
-// one (in no promised order: here backwards).
+// fetched them all at once, like a remote (in no promised order: here
+// backwards). Heads it leaves to be read one by one, like a local store.
 class CountingStore : public jb::test::ForwardingStore {
  public:
   using ForwardingStore::ForwardingStore;
-  std::string read_concatenated(const std::vector<std::string>& names, std::size_t max_each,
-                                std::size_t max_total) const override {
+  std::optional<std::string> read_concatenated(const std::vector<std::string>& names, std::optional<std::size_t> head,
+                                               std::size_t max_total) const override {
+    if (head) return std::nullopt;
     ++batches;
-    std::vector<std::string> reversed(names.rbegin(), names.rend());
-    return ForwardingStore::read_concatenated(reversed, max_each, max_total);
+    std::string out;
+    for (auto it = names.rbegin(); it != names.rend() && out.size() <= max_total; ++it)
+      if (auto text = read_small(*it, jb::kMaxSidecarBytes)) out += *text;
+    return out;
   }
   std::optional<std::string> read_small(const std::string& name, std::size_t max) const override {
     ++singles;
@@ -520,16 +523,19 @@ TEST_CASE("catalog: good sidecars cost one fetch together, none alone", "[catalo
   for (const auto& a : c.archives) CHECK(a.sidecar == SidecarState::kMatches);
 }
 
-// Imitates a remote: the heads of several archives come in one run, in
-// reverse order; every archive opened on its own is counted.
+// Imitates a remote's reading of heads: those of several archives come in
+// one run, in reverse order; every archive opened on its own is counted.
+// Sidecars it leaves to be read one by one, like a local store.
 class BatchingStore : public jb::test::ForwardingStore {
  public:
   using ForwardingStore::ForwardingStore;
-  std::optional<std::string> read_heads(const std::vector<std::string>& names, std::size_t head) const override {
+  std::optional<std::string> read_concatenated(const std::vector<std::string>& names, std::optional<std::size_t> head,
+                                               std::size_t) const override {
+    if (!head) return std::nullopt;
     ++runs;
     std::string out;
     for (auto it = names.rbegin(); it != names.rend(); ++it)
-      out += jb::test::read_file(location().path + "/" + *it).substr(0, head);
+      out += jb::test::read_file(location().path + "/" + *it).substr(0, *head);
     return out;
   }
   std::unique_ptr<jb::Source> open(const std::string& name, std::optional<std::uint64_t> head) const override {

@@ -57,18 +57,14 @@ class Store {
   // Small files (sidecars): the content, or nullopt when missing. Reads at
   // most max_bytes + 1 bytes, so a caller can tell an oversized file.
   virtual std::optional<std::string> read_small(const std::string& name, std::size_t max_bytes) const = 0;
-  // Several small files at once, concatenated in no promised order (a
-  // remote fetches them all in one run of rclone instead of one each);
-  // missing files add nothing. Stops after `max_total` bytes. Only for
-  // contents that say which file they came from.
-  virtual std::string read_concatenated(const std::vector<std::string>& names, std::size_t max_each,
-                                        std::size_t max_total) const;
-  // The first `head` bytes of each file (all of a shorter one),
-  // concatenated in no promised order, in one run of rclone; nullopt where
-  // one open() each costs no more (a local directory). Missing files add
-  // nothing. Only for contents that say which file they came from.
-  virtual std::optional<std::string> read_heads(const std::vector<std::string>& /*names*/,
-                                                std::size_t /*head*/) const {
+  // Several files at once, concatenated in no promised order, in one run
+  // of rclone instead of one each; nullopt where one read each costs no
+  // more (a local directory). With `head`, only the first `head` bytes of
+  // each (all of a shorter one). Missing files add nothing; stops after
+  // `max_total` bytes. Only for contents that say which file they came from.
+  virtual std::optional<std::string> read_concatenated(const std::vector<std::string>& /*names*/,
+                                                       std::optional<std::size_t> /*head*/,
+                                                       std::size_t /*max_total*/) const {
     return std::nullopt;
   }
   // Replaces `name` atomically with `content` (temporary + rename).
