@@ -28,6 +28,13 @@ struct Destination {
   std::optional<std::string> name;
 };
 
+// An existing archive is never replaced: refused before anything is written.
+void refuse_existing(const Store& store, const std::string& name) {
+  if (store.stat(name))
+    throw io_error(store.display(name), "already exists", 0,
+                   "nothing was copied; an existing file is never overwritten");
+}
+
 Destination resolve_destination(const std::string& dest_text, const Location& source) {
   Destination d;
   const Location dest = parse_location(dest_text);
@@ -41,10 +48,7 @@ Destination resolve_destination(const std::string& dest_text, const Location& so
   d.store = open_store(target.dir);
   d.name = target.name;
   if (!d.name && !source.is_stdio()) d.name = split_file(source).second;
-  // Refuse before reading anything: an existing archive is never replaced.
-  if (d.name && d.store->stat(*d.name))
-    throw io_error(d.store->display(*d.name), "already exists", 0,
-                   "nothing was copied; an existing file is never overwritten");
+  if (d.name) refuse_existing(*d.store, *d.name);  // before anything is read
   return d;
 }
 
@@ -85,9 +89,7 @@ class OpenOnManifest : public EntryConsumer {
   void on_manifest(const Manifest& m) override {
     if (!dest_.to_stdout && !dest_.name) {
       dest_.name = archive_file_name(parse_utc_iso(m.created).value_or(std::time(nullptr)), m.app_version);
-      if (dest_.store->stat(*dest_.name))
-        throw io_error(dest_.store->display(*dest_.name), "already exists", 0,
-                       "nothing was copied; an existing file is never overwritten");
+      refuse_existing(*dest_.store, *dest_.name);
     }
     open();
   }
@@ -111,25 +113,6 @@ class OpenOnManifest : public EntryConsumer {
   std::unique_ptr<Sink> sink_;
 };
 
-}  // namespace
-
-namespace {
-CopyResult run_copy(const CopyOptions& options, Reporter& reporter);
-}  // namespace
-
-CopyResult copy_archive(const CopyOptions& options, Reporter& reporter) {
-  try {
-    return run_copy(options, reporter);
-  } catch (const Error& e) {
-    if (interrupted_signal() == 0 || !e.hint().empty()) throw;
-    throw Error(e.kind(), e.what(),
-                options.dest == "-" ? "what went to standard output is incomplete: discard it"
-                                    : "nothing was written under " + options.dest);
-  }
-}
-
-namespace {
-
 CopyResult run_copy(const CopyOptions& options, Reporter& reporter) {
   const auto start = std::chrono::steady_clock::now();
   CopyResult result;
@@ -148,9 +131,7 @@ CopyResult run_copy(const CopyOptions& options, Reporter& reporter) {
   result.source = source->name();
   result.verify = verify_archive(tee, reporter, &opener);
   if (!result.verify.ok()) {
-    const auto& r = result.verify;
-    throw damaged_error(source->name() + ": " + describe_problem(r.problems.front()) + "; " +
-                            std::to_string(r.bad_entries) + (r.bad_entries == 1 ? " bad entry" : " bad entries"),
+    throw damaged_error(result.verify.damage(source->name()),
                         dest.to_stdout ? "what went to standard output is not a good archive: discard it; "
                                          "the source is damaged, do not restore from it"
                                        : "nothing was copied; the source is damaged, do not restore from it");
@@ -185,5 +166,16 @@ CopyResult run_copy(const CopyOptions& options, Reporter& reporter) {
 }
 
 }  // namespace
+
+CopyResult copy_archive(const CopyOptions& options, Reporter& reporter) {
+  try {
+    return run_copy(options, reporter);
+  } catch (const Error& e) {
+    if (interrupted_signal() == 0 || !e.hint().empty()) throw;
+    throw Error(e.kind(), e.what(),
+                options.dest == "-" ? "what went to standard output is incomplete: discard it"
+                                    : "nothing was written under " + options.dest);
+  }
+}
 
 }  // namespace jb

@@ -332,10 +332,7 @@ RestoreResult restore(const RestoreOptions& options, Reporter& outer) {
   RestoreConsumer consumer(options, trees, reporter);
   VerifyResult verified = verify_archive(*source, reporter, &consumer);
   if (!verified.ok()) {
-    throw damaged_error(source->name() + ": " + describe_problem(verified.problems.front()) + "; " +
-                            std::to_string(verified.bad_entries) +
-                            (verified.bad_entries == 1 ? " bad entry" : " bad entries"),
-                        "nothing was restored; the targets are untouched");
+    throw damaged_error(verified.damage(source->name()), "nothing was restored; the targets are untouched");
   }
   if (!consumer.prepared()) throw damaged_error(source->name() + ": no manifest");
   result.manifest = *verified.manifest;

@@ -66,6 +66,11 @@ void read_all(FrameDecompressor& input, TarReader& tar, Verifier& verifier,
 
 }  // namespace
 
+std::string VerifyResult::damage(const std::string& source) const {
+  return source + ": " + describe_problem(problems.front()) + "; " + std::to_string(bad_entries) +
+         (bad_entries == 1 ? " bad entry" : " bad entries");
+}
+
 VerifyResult verify_archive(Source& source, Reporter& reporter, EntryConsumer* consumer) {
   FrameDecompressor input(source);
   Verifier verifier;

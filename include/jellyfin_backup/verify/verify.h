@@ -37,6 +37,9 @@ struct VerifyResult {
   std::uint64_t frames = 0;
   std::uint64_t compressed_bytes = 0;
   bool ok() const { return problems.empty(); }
+  // "<source>: <first problem>; N bad entries", for the error of a command
+  // that read a damaged archive.
+  std::string damage(const std::string& source) const;
 };
 
 // Damage of any kind ends up in the result (exit 3 material); only errors of
