@@ -64,24 +64,27 @@ struct Run {
   std::string tail;  // rclone's last stderr line
 };
 
+// rclone's stdout until it closes it, or until more than `max_bytes` came
+// (the caller's destructor then stops rclone). An interruption throws.
+std::string read_stdout(ChildProcess& child, const std::string& display, std::size_t max_bytes = SIZE_MAX) {
+  std::string out;
+  char buffer[16384];
+  while (out.size() <= max_bytes) {
+    ssize_t n = read_interruptibly(child.stdout_fd(), buffer, sizeof buffer);
+    if (n < 0) throw io_error(display, "cannot read from rclone", errno);
+    if (n == 0) break;
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
 // Runs rclone to completion with `args`, collecting its stdout.
 Run run(std::vector<std::string> args, const std::string& display) {
   ChildProcess child = ChildProcess::spawn(
       rclone_argv(std::move(args)),
       {.out = ChildProcess::Stdout::kPipe, .err = ChildProcess::Stderr::kCapture});
   Run result;
-  char buffer[16384];
-  for (;;) {
-    // An interruption throws; the destructor stops rclone.
-    ssize_t n = read_interruptibly(child.stdout_fd(), buffer, sizeof buffer);
-    if (n > 0) {
-      result.out.append(buffer, static_cast<std::size_t>(n));
-    } else if (n == 0) {
-      break;
-    } else {
-      throw io_error(display, "cannot read from rclone", errno);
-    }
-  }
+  result.out = read_stdout(child, display);
   result.status = child.wait();
   result.tail = child.stderr_tail();
   return result;
@@ -350,16 +353,7 @@ std::string rclone_cat_files(const std::string& remote_dir, const std::vector<st
   // rclone reads the whole list before it writes anything.
   feed(child, list.data(), list.size(), display);
   child.close_stdin();
-  std::string out;
-  char buffer[16384];
-  for (;;) {
-    ssize_t n = read_interruptibly(child.stdout_fd(), buffer, sizeof buffer);
-    if (n < 0) throw io_error(display, "cannot read from rclone", errno);
-    if (n == 0) break;
-    out.append(buffer, static_cast<std::size_t>(n));
-    if (out.size() > max_bytes) break;  // the destructor stops rclone
-  }
-  return out;
+  return read_stdout(child, display, max_bytes);
 }
 
 std::optional<std::string> rclone_read_small(const std::string& remote_path,
