@@ -74,6 +74,13 @@ ReportMode& report_mode();
 // Where a command's --json object or summary goes.
 void print_json(const nlohmann::json& object, bool to_stderr = false);
 
+// A command that printed its whole report and still failed (a prune whose
+// deletion failed, a list --check that found damage): its --json object
+// carries exit_code and error, as main()'s failure object does, and the
+// error line goes to stderr; report_failure returns the exit code.
+void add_failure(nlohmann::json& object, ErrorKind kind, const std::string& error);
+int report_failure(ErrorKind kind, const std::string& error);
+
 // Thrown for wrong flags; carries the command for the usage hint.
 Error flag_error(const std::string& command, const std::string& message);
 

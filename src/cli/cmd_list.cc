@@ -90,17 +90,12 @@ int cmd_list(int argc, char** argv) {
                           {"location", where.display()},
                           {"archives", archives},
                           {"warnings", reporter.warnings()}};
-    if (failed) {
-      out["exit_code"] = static_cast<int>(ErrorKind::kDamaged);
-      out["error"] = error;
-    }
+    if (failed) add_failure(out, ErrorKind::kDamaged, error);
     print_json(out);
   } else if (!flags.quiet) {
     print_table(where, catalog);
   }
-  if (!failed) return 0;
-  std::fprintf(stderr, "jellyfin-backup: error: %s\n", error.c_str());
-  return static_cast<int>(ErrorKind::kDamaged);
+  return failed ? report_failure(ErrorKind::kDamaged, error) : 0;
 }
 
 }  // namespace jb::cli

@@ -175,17 +175,12 @@ int cmd_prune(int argc, char** argv) {
                           {"orphan_sidecars", result.orphan_sidecars},
                           {"freed_bytes", result.freed_bytes},
                           {"warnings", reporter.warnings()}};
-    if (!error.empty()) {
-      out["exit_code"] = static_cast<int>(ErrorKind::kRuntime);
-      out["error"] = error;
-    }
+    if (!error.empty()) add_failure(out, ErrorKind::kRuntime, error);
     print_json(out);
   } else if (!flags.quiet) {
     print_human(*store, opts, result);
   }
-  if (error.empty()) return 0;
-  std::fprintf(stderr, "jellyfin-backup: error: %s\n", error.c_str());
-  return static_cast<int>(ErrorKind::kRuntime);
+  return error.empty() ? 0 : report_failure(ErrorKind::kRuntime, error);
 }
 
 }  // namespace jb::cli

@@ -82,6 +82,16 @@ void print_json(const nlohmann::json& object, bool to_stderr) {
   std::fflush(to_stderr ? stderr : stdout);
 }
 
+void add_failure(nlohmann::json& object, ErrorKind kind, const std::string& error) {
+  object["exit_code"] = static_cast<int>(kind);
+  object["error"] = error;
+}
+
+int report_failure(ErrorKind kind, const std::string& error) {
+  std::fprintf(stderr, "jellyfin-backup: error: %s\n", error.c_str());
+  return static_cast<int>(kind);
+}
+
 Error flag_error(const std::string& command, const std::string& message) {
   return usage_error(message, "see `jellyfin-backup " + command + " --help`");
 }
