@@ -14,7 +14,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -224,10 +223,7 @@ std::string keyed_lock_path(const std::string& key) {
   if (escaped.size() > kMaxEscapedKey) {
     // '+' never appears in an escaped key, so a cut name cannot equal a
     // whole one; two cut names differ by the hash of their whole keys.
-    char hash[17];
-    std::snprintf(hash, sizeof hash, "%016llx",
-                  static_cast<unsigned long long>(XXH3_64bits(key.data(), key.size())));
-    escaped = escaped.substr(0, kCutEscapedKey) + "+" + hash;
+    escaped = escaped.substr(0, kCutEscapedKey) + "+" + short_hash(key);
   }
   return lock_directory() + "/jellyfin-backup." + escaped + ".lock";
 }

@@ -4,12 +4,9 @@
 // failing with "no such directory".
 #include "io/rclone_store.h"
 
-#include <xxhash.h>
-
-#include <cstdio>
-
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/lock_file.h"
+#include "jellyfin_backup/io/names.h"
 #include "jellyfin_backup/io/rclone.h"
 
 namespace jb {
@@ -92,10 +89,7 @@ class RcloneStore : public Store {
     const std::string key = remote_dir_key(dir_);
     std::string remote = dir_.path.substr(dir_.path[0] == ':' ? 1 : 0);
     remote = remote.substr(0, remote.find_first_of(":,"));
-    char hash[17];
-    std::snprintf(hash, sizeof hash, "%016llx",
-                  static_cast<unsigned long long>(XXH3_64bits(key.data(), key.size())));
-    return keyed_lock_path("rclone_" + remote + "_" + hash);
+    return keyed_lock_path("rclone_" + remote + "_" + short_hash(key));
   }
 
  private:
