@@ -29,36 +29,24 @@ extern char** environ;
 namespace jb {
 namespace {
 
-// Owners of the two posix_spawn attribute objects.
-class SpawnFileActions {
+// Owner of a posix_spawn attribute object (file actions, attributes).
+template <typename T, int (*Init)(T*), int (*Destroy)(T*)>
+class SpawnObject {
  public:
-  SpawnFileActions() {
-    if (int err = ::posix_spawn_file_actions_init(&actions_))
-      throw io_error("posix_spawn", "cannot prepare a command", err);
+  SpawnObject() {
+    if (int err = Init(&object_)) throw io_error("posix_spawn", "cannot prepare a command", err);
   }
-  ~SpawnFileActions() { ::posix_spawn_file_actions_destroy(&actions_); }
-  SpawnFileActions(const SpawnFileActions&) = delete;
-  SpawnFileActions& operator=(const SpawnFileActions&) = delete;
-  posix_spawn_file_actions_t* get() { return &actions_; }
+  ~SpawnObject() { Destroy(&object_); }
+  SpawnObject(const SpawnObject&) = delete;
+  SpawnObject& operator=(const SpawnObject&) = delete;
+  T* get() { return &object_; }
 
  private:
-  posix_spawn_file_actions_t actions_;
+  T object_;
 };
-
-class SpawnAttr {
- public:
-  SpawnAttr() {
-    if (int err = ::posix_spawnattr_init(&attr_))
-      throw io_error("posix_spawn", "cannot prepare a command", err);
-  }
-  ~SpawnAttr() { ::posix_spawnattr_destroy(&attr_); }
-  SpawnAttr(const SpawnAttr&) = delete;
-  SpawnAttr& operator=(const SpawnAttr&) = delete;
-  posix_spawnattr_t* get() { return &attr_; }
-
- private:
-  posix_spawnattr_t attr_;
-};
+using SpawnFileActions = SpawnObject<posix_spawn_file_actions_t, ::posix_spawn_file_actions_init,
+                                     ::posix_spawn_file_actions_destroy>;
+using SpawnAttr = SpawnObject<posix_spawnattr_t, ::posix_spawnattr_init, ::posix_spawnattr_destroy>;
 
 void check_spawn_setup(int err) {
   if (err != 0) throw io_error("posix_spawn", "cannot prepare a command", err);
