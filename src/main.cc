@@ -94,15 +94,7 @@ int report(const jb::Error& error, const char* command, int argc, char** argv) {
 }
 
 int run(const std::string& command, int argc, char** argv) {
-  if (command == "create") return jb::cli::cmd_create(argc, argv);
-  if (command == "verify") return jb::cli::cmd_verify(argc, argv);
-  if (command == "inspect") return jb::cli::cmd_inspect(argc, argv);
-  if (command == "restore") return jb::cli::cmd_restore(argc, argv);
-  if (command == "recover") return jb::cli::cmd_recover(argc, argv);
-  if (command == "where") return jb::cli::cmd_where(argc, argv);
-  if (command == "list") return jb::cli::cmd_list(argc, argv);
-  if (command == "prune") return jb::cli::cmd_prune(argc, argv);
-  if (command == "copy") return jb::cli::cmd_copy(argc, argv);
+  if (const jb::cli::Command* c = jb::cli::find_command(command)) return c->run(argc, argv);
   throw jb::usage_error("unknown command '" + command + "'",
                         "run `jellyfin-backup --help` for the list of commands");
 }

@@ -3,10 +3,12 @@
 // --quiet, the progress line. Only this layer and main.cc print.
 #pragma once
 
-#include <map>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -26,6 +28,15 @@ int cmd_where(int argc, char** argv);
 int cmd_list(int argc, char** argv);
 int cmd_prune(int argc, char** argv);
 int cmd_copy(int argc, char** argv);
+
+struct Command {
+  const char* name;
+  int (*run)(int argc, char** argv);
+};
+// Every command, in the order --help lists them; the config file's
+// sections are named after them.
+const std::vector<Command>& commands();
+const Command* find_command(std::string_view name);
 
 // Flags every command takes.
 struct CommonFlags {

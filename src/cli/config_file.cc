@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "cli/cli.h"
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/unique_fd.h"
 
@@ -17,12 +18,6 @@ namespace jb::cli {
 namespace {
 
 constexpr std::size_t kMaxConfigBytes = 1 << 20;
-
-const std::vector<std::string>& commands() {
-  static const std::vector<std::string> kCommands = {"create", "verify", "inspect", "restore", "recover",
-                                                     "where",  "list",   "prune",   "copy"};
-  return kCommands;
-}
 
 std::string trim(const std::string& s) {
   const char* space = " \t\r";
@@ -165,7 +160,7 @@ ConfigFile parse_config(const std::string& text, const std::string& path) {
     if (line.front() == '[') {
       if (line.back() != ']') throw line_error(path, line_no, "'" + line + "': a section is written [command]");
       section = trim(line.substr(1, line.size() - 2));
-      if (std::find(commands().begin(), commands().end(), section) == commands().end())
+      if (!find_command(section))
         throw line_error(path, line_no, "[" + section + "]: no such command",
                          "sections are named after commands: [create], [prune], ...");
       continue;
