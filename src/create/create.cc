@@ -22,6 +22,7 @@
 #include "jellyfin_backup/create/disk_entry.h"
 #include "jellyfin_backup/create/tree_walk.h"
 #include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/atomic_file.h"
 #include "jellyfin_backup/io/interrupt.h"
 #include "jellyfin_backup/io/location.h"
 #include "jellyfin_backup/io/names.h"
@@ -312,14 +313,8 @@ OutputTarget output_target(const std::string& output) {
 void check_output(const std::string& output) {
   if (output == "-") return;
   const OutputTarget target = output_target(output);
-  if (!target.dir.is_rclone()) {
-    const std::string dir = target.dir.path.empty() ? "." : target.dir.path;
-    struct stat st;
-    if (::stat(dir.c_str(), &st) != 0)
-      throw io_error(dir, "cannot use output directory", errno,
-                     errno == ENOENT ? "create it first or choose another --output" : "");
-    if (!S_ISDIR(st.st_mode)) throw io_error(dir, "output directory is not a directory", 0);
-  }
+  if (!target.dir.is_rclone())
+    check_output_dir(target.dir.path.empty() ? "." : target.dir.path, "create it first or choose another --output");
   // A remote answers a stat of a name that is not there with nothing (an
   // upload makes the directory); a remote name rclone does not know, or one
   // it cannot reach, with an error.

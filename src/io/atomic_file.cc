@@ -52,14 +52,17 @@ void fsync_dir(const std::string& dir) {
     throw io_error(dir, "cannot sync directory", errno);
 }
 
-AtomicFile AtomicFile::create(const std::string& final_path, Mode mode) {
-  std::string dir = dir_of(final_path);
+void check_output_dir(const std::string& dir, const std::string& missing_hint) {
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0)
-    throw io_error(dir, "cannot use output directory", errno,
-                   errno == ENOENT ? "create it first, or write somewhere else" : "");
-  if (!S_ISDIR(st.st_mode))
-    throw io_error(dir, "output directory is not a directory", 0);
+    throw io_error(dir, "cannot use output directory", errno, errno == ENOENT ? missing_hint : "");
+  if (!S_ISDIR(st.st_mode)) throw io_error(dir, "output directory is not a directory", 0);
+}
+
+AtomicFile AtomicFile::create(const std::string& final_path, Mode mode) {
+  std::string dir = dir_of(final_path);
+  check_output_dir(dir, "create it first, or write somewhere else");
+  struct stat st;
   if (mode == kNoReplace && ::lstat(final_path.c_str(), &st) == 0)
     throw io_error(final_path, "already exists", 0,
                    "an existing file is never overwritten; choose another name");

@@ -19,6 +19,10 @@ namespace jb {
 // fsync of a directory: makes renames and unlinks in it durable.
 void fsync_dir(const std::string& dir);
 
+// Throws what AtomicFile::create would for its directory `dir` (missing,
+// or not a directory), with `missing_hint` for a missing one.
+void check_output_dir(const std::string& dir, const std::string& missing_hint);
+
 class AtomicFile : public Sink {
  public:
   enum Mode {
