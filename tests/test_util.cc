@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -166,6 +167,26 @@ std::string archive_bytes_of(const std::string& root) {
   Reporter silent;
   create_archive(options, silent);
   return read_file(options.output);
+}
+
+std::string create_sample_archive(const std::string& out_dir, const std::optional<std::string>& version,
+                                  std::size_t noise_bytes) {
+  TempDir trees;
+  make_sample_trees(trees.path());
+  if (noise_bytes) {
+    std::string noise(noise_bytes, '\0');
+    std::mt19937 rng(7);
+    for (char& c : noise) c = static_cast<char>(rng());
+    write_file(trees / "data/data/noise.bin", noise);
+  }
+  CreateOptions options;
+  options.config_dir = trees / "config";
+  options.data_dir = trees / "data";
+  options.output = out_dir;
+  options.server_version = version;
+  options.threads = 1;
+  Reporter silent;
+  return create_archive(options, silent).path;
 }
 
 bool rclone_installed() {

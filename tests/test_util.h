@@ -112,6 +112,12 @@ std::string unprivileged_work_dir(const TempDir& tmp);
 // Runs create_archive over root/config + root/data into an in-memory string.
 std::string archive_bytes_of(const std::string& root);
 
+// Creates an archive of fresh sample trees (with `noise_bytes` of random
+// data beside them, to make it bigger) in `out_dir`, under the name create
+// generates; returns its path.
+std::string create_sample_archive(const std::string& out_dir, const std::optional<std::string>& version,
+                                  std::size_t noise_bytes = 0);
+
 // Whether rclone can be run (what jb::rclone_binary() finds).
 bool rclone_installed();
 

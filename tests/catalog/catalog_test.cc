@@ -30,24 +30,10 @@ using jb::test::utc;
 
 namespace {
 
-// Creates an archive in `out_dir` under the name create gives it (manifest
-// version `version`), bigger than the 64 KiB head the catalog reads first;
-// returns its path.
+// An archive made by create in `out_dir` (manifest version `version`),
+// bigger than the 64 KiB head the catalog reads first; its path.
 std::string create_archive_in(const std::string& out_dir, const std::optional<std::string>& version) {
-  TempDir tmp;
-  jb::test::make_sample_trees(tmp.path());
-  std::string noise(100000, '\0');
-  std::mt19937 rng(7);
-  for (char& c : noise) c = static_cast<char>(rng());
-  write_file(tmp / "data/data/noise.bin", noise);
-  jb::CreateOptions options;
-  options.config_dir = tmp / "config";
-  options.data_dir = tmp / "data";
-  options.output = out_dir;
-  options.server_version = version;
-  options.threads = 1;
-  jb::Reporter silent;
-  return jb::create_archive(options, silent).path;
+  return jb::test::create_sample_archive(out_dir, version, 100000);
 }
 
 std::string make_archive(const std::optional<std::string>& version) {

@@ -38,16 +38,7 @@ std::int64_t day(int y, int mo, int d) {
 const std::string& sample_archive() {
   static const std::string bytes = [] {
     TempDir tmp;
-    jb::test::make_sample_trees(tmp.path());
-    make_dirs(tmp / "out");
-    jb::CreateOptions options;
-    options.config_dir = tmp / "config";
-    options.data_dir = tmp / "data";
-    options.output = tmp / "out";
-    options.server_version = "10.11.0";
-    options.threads = 1;
-    jb::Reporter silent;
-    return jb::test::read_file(jb::create_archive(options, silent).path);
+    return jb::test::read_file(jb::test::create_sample_archive(tmp.path(), std::string("10.11.0")));
   }();
   return bytes;
 }

@@ -28,16 +28,8 @@ std::vector<std::string> list_dir(const std::string& dir) {
 
 // One real archive in tmp/src-backups, made by create.
 std::string make_archive(const TempDir& tmp) {
-  jb::test::make_sample_trees(tmp / "trees");
   make_dirs(tmp / "src-backups");
-  jb::CreateOptions options;
-  options.config_dir = tmp / "trees/config";
-  options.data_dir = tmp / "trees/data";
-  options.output = tmp / "src-backups";
-  options.server_version = "10.11.0";
-  options.threads = 1;
-  RecordingReporter reporter;
-  return jb::create_archive(options, reporter).path;
+  return jb::test::create_sample_archive(tmp / "src-backups", std::string("10.11.0"));
 }
 
 }  // namespace
