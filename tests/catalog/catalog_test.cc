@@ -291,16 +291,9 @@ TEST_CASE("catalog: sidecar states", "[catalog]") {
 
 TEST_CASE("catalog: the sidecar create writes matches", "[catalog]") {
   TempDir tmp;
-  jb::test::make_sample_trees(tmp.path());
-  make_dirs(tmp / "out");
-  jb::CreateOptions options;
-  options.config_dir = tmp / "config";
-  options.data_dir = tmp / "data";
-  options.output = tmp / "out";
-  options.threads = 1;
+  jb::test::create_sample_archive(tmp.path(), std::nullopt);
   jb::Reporter silent;
-  jb::create_archive(options, silent);
-  auto store = jb::open_store(jb::parse_location(tmp / "out"));
+  auto store = jb::open_store(jb::parse_location(tmp.path()));
   CatalogOptions check;
   check.check = true;
   Catalog c = jb::read_catalog(*store, check, silent);
