@@ -64,9 +64,9 @@ int cmd_create(int argc, char** argv) {
   }
   opts.force = parsed->count("force") > 0;
   opts.stop_hint = stop_hint(install.type);
-  // Outlives the server window: a start after a failure reports through it.
   // A typo in --output must not cost a stopped server.
   check_output(opts.output);
+  // Outlives the server window: a start after a failure reports through it.
   ConsoleReporter reporter(flags, "create");
   // Held until the server is started again (declared before it).
   const auto tree_locks = lock_install(install, "create", reporter);

@@ -1,12 +1,12 @@
 #include "jellyfin_backup/io/source.h"
 
-#include <cstring>
-#include <algorithm>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/interrupt.h"
