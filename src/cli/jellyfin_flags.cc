@@ -1,6 +1,5 @@
 // The flags that say which Jellyfin install a command works on and how to
 // stop and start its server, shared by create, restore and where.
-#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -85,9 +84,8 @@ double ServerWindow::stop(Reporter& reporter) {
   // Ctrl-C while the stop command ran (we let it finish: a stop cut
   // half-way leaves the server in no known state): nothing is done yet, so
   // the server goes back up at once.
-  if (const int sig = interrupted_signal()) {
-    const std::string what = std::string("interrupted by ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
-                             " while Jellyfin was being stopped";
+  if (interrupted_signal()) {
+    const std::string what = interruption() + " while Jellyfin was being stopped";
     try {
       stopped_->start();
     } catch (const Error& e) {

@@ -51,12 +51,15 @@ void install_interrupt_handlers() {
 
 int interrupted_signal() { return g_signal.load(); }
 
+std::string interruption() {
+  const int sig = g_signal.load();
+  if (sig == 0) return {};
+  return std::string("interrupted by ") + (sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal");
+}
+
 void throw_if_interrupted(const char* consequence) {
-  int sig = g_signal.load();
-  if (sig == 0) return;
-  const char* name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
-  throw Error(ErrorKind::kRuntime, std::string("interrupted by ") + name,
-              consequence ? consequence : "");
+  std::string what = interruption();
+  if (!what.empty()) throw Error(ErrorKind::kRuntime, std::move(what), consequence ? consequence : "");
 }
 
 int register_cleanup_path(const std::string& path) {

@@ -4,8 +4,6 @@
 // corrupt an archive or --json on our stdout.
 #include "jellyfin_backup/jellyfin/server_control.h"
 
-#include <signal.h>
-
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/interrupt.h"
 
@@ -71,12 +69,9 @@ StoppedServer::StoppedServer(const ServerControl& control, Reporter& reporter)
   } catch (const Error& e) {
     // Ctrl-C reaches the stop command too, which then fails of it: the
     // interruption is the news.
-    const int sig = interrupted_signal();
-    if (sig == 0) throw;
-    throw Error(e.kind(),
-                std::string("interrupted by ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
-                    " while Jellyfin was being stopped, and " + e.what(),
-                e.hint());
+    const std::string interrupted = interruption();
+    if (interrupted.empty()) throw;
+    throw Error(e.kind(), interrupted + " while Jellyfin was being stopped, and " + e.what(), e.hint());
   }
 }
 

@@ -20,6 +20,9 @@ void install_interrupt_handlers();
 // 0 if no signal arrived, else the signal number.
 int interrupted_signal();
 
+// "interrupted by SIGINT" (or SIGTERM) once a signal arrived, else "".
+std::string interruption();
+
 // Throws Error(kRuntime) naming the signal if one arrived; `consequence`
 // ("no archive was written") becomes the message's hint.
 void throw_if_interrupted(const char* consequence = nullptr);
