@@ -336,7 +336,7 @@ std::optional<GeneratedName> parse_archive_name(const std::string& name) {
 }
 
 Catalog read_catalog(const Store& store, const CatalogOptions& options, Reporter& reporter) {
-  const std::vector<StoredFile> files = store.list();
+  std::vector<StoredFile> files = store.list();
   std::map<std::string, const StoredFile*> by_name;
   for (const StoredFile& f : files) by_name[f.name] = &f;
 
@@ -384,6 +384,7 @@ Catalog read_catalog(const Store& store, const CatalogOptions& options, Reporter
   Catalog catalog;
   for (Job& job : jobs)
     if (job.listed) catalog.archives.push_back(std::move(job.info));
+  catalog.files = std::move(files);  // the jobs that pointed into it are done
   std::sort(catalog.archives.begin(), catalog.archives.end(),
             [](const ArchiveInfo& a, const ArchiveInfo& b) {
               return a.time != b.time ? a.time > b.time : a.name > b.name;

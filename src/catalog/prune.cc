@@ -137,9 +137,9 @@ PruneResult prune_store(const Store& store, const PruneOptions& options, Reporte
   }
 
   // Then sidecars left by an earlier prune or by hand: clutter that list
-  // and prune never show.
-  const std::vector<StoredFile> files = store.list();
-  for (const std::string& sidecar : orphan_sidecars(store, files, reporter)) {
+  // and prune never show. The catalog's listing tells which archives were
+  // gone before this run; those removed now took their sidecars along.
+  for (const std::string& sidecar : orphan_sidecars(store, catalog.files, reporter)) {
     if (failed_sidecars.count(sidecar)) continue;
     if (!options.dry_run && !remove_sidecar(store, sidecar, reporter)) continue;
     result.orphan_sidecars.push_back(sidecar);

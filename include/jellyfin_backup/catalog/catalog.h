@@ -49,6 +49,8 @@ struct CatalogOptions {
 struct Catalog {
   // Newest first (by time, then name).
   std::vector<ArchiveInfo> archives;
+  // The directory's listing they were read from (every file, ours or not).
+  std::vector<StoredFile> files;
 };
 
 // Candidates are the non-hidden files named "*.tar.zst". One whose start is
