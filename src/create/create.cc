@@ -471,6 +471,7 @@ CreateResult create(const CreateOptions& options, Reporter& outer_reporter) {
   tar.write_memory_file(format::kManifestName, manifest_text, now);
   stage.end_frame();  // the manifest alone in frame 1: inspect and list read only that
   EntryStreamer streamer(plan, tar, stage, reporter);
+  if (options.planned) options.planned();
   for (const auto& entry : plan.entries) streamer.stream(entry);
   // Nothing more is read from the trees: the server need not wait for the
   // compression, the fsync or an upload to finish.
