@@ -57,8 +57,9 @@ class Walker {
     plan_.entries.push_back(std::move(entry));
   }
 
-  // `dir` is held open while its subdirectories are walked: one fd per level,
-  // so `depth` (the root's children are at 1) bounds the fds in use.
+  // `dir` is held open while its subdirectories are walked: one fd per level.
+  // `depth` is the number of components of its entries below the tree root
+  // (the root's children are at 1); it bounds the fds in use.
   void walk_dir(std::size_t tree_index, const DirFd& dir, const std::string& archive_dir,
                 std::size_t depth) {
     throw_if_interrupted();
@@ -74,15 +75,16 @@ class Walker {
         reporter_.warning(path + ": socket skipped (sockets cannot be archived)");
         continue;
       }
+      if (depth > kMaxTreeDepth) {
+        throw Error(ErrorKind::kRuntime,
+                    path + ": lies more than " + std::to_string(kMaxTreeDepth) +
+                        " levels deep below " + plan_.trees[tree_index].spec.source,
+                    "restore would refuse it; exclude it (--exclude) or flatten the tree; "
+                    "no archive was written");
+      }
       if (!S_ISDIR(st->st_mode)) {
         add(tree_index, archive_path, *st);
         continue;
-      }
-      if (depth >= kMaxTreeDepth) {
-        throw Error(ErrorKind::kRuntime,
-                    path + ": more than " + std::to_string(kMaxTreeDepth) +
-                        " directories deep below " + plan_.trees[tree_index].spec.source,
-                    "exclude it (--exclude) or flatten the tree; no archive was written");
       }
       // Opened without following a link, then checked against what fstatat
       // saw: a directory swapped for a symlink or another directory in

@@ -333,36 +333,37 @@ TEST_CASE("symlinks below the root are not followed", "[tree_walk]") {
   CHECK(plan.trees[0].files == 0);
 }
 
-TEST_CASE("a tree deeper than kMaxTreeDepth is refused, naming where", "[tree_walk]") {
+TEST_CASE("an entry more than kMaxTreeDepth levels deep is refused, naming it", "[tree_walk]") {
   TempDir tmp;
-  std::string path = tmp / "data";
-  make_dirs(path);
-  // One past the bound: the directory at depth kMaxTreeDepth is too deep.
-  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY);
+  make_dirs(tmp / "data");
+  // kMaxTreeDepth nested directories: the deepest has kMaxTreeDepth components.
+  int fd = ::open((tmp / "data").c_str(), O_RDONLY | O_DIRECTORY);
   REQUIRE(fd >= 0);
+  std::string deepest = tmp / "data";
   for (std::size_t depth = 1; depth <= jb::kMaxTreeDepth; ++depth) {
     REQUIRE(::mkdirat(fd, "d", 0755) == 0);
     int child = ::openat(fd, "d", O_RDONLY | O_DIRECTORY);
     ::close(fd);
     REQUIRE(child >= 0);
     fd = child;
+    deepest += "/d";
   }
+  CHECK(plan_one("data", tmp / "data").entries.size() == jb::kMaxTreeDepth + 1);
+
+  // One more level, a file: refused before anything is read.
+  int file = ::openat(fd, "f", O_WRONLY | O_CREAT | O_EXCL, 0644);
+  REQUIRE(file >= 0);
+  ::close(file);
   ::close(fd);
   RecordingReporter reporter;
   try {
     jb::plan_backup({{"data", tmp / "data"}}, jb::ExcludeSet{}, reporter);
-    FAIL("a tree deeper than the bound was planned");
+    FAIL("an entry deeper than the bound was planned");
   } catch (const jb::Error& e) {
     CHECK(e.kind() == jb::ErrorKind::kRuntime);
-    std::string too_deep = tmp / "data";
-    for (std::size_t depth = 1; depth <= jb::kMaxTreeDepth; ++depth) too_deep += "/d";
-    CHECK(std::string(e.what()) == too_deep + ": more than " + std::to_string(jb::kMaxTreeDepth) +
-                                       " directories deep below " + (tmp / "data"));
+    CHECK(std::string(e.what()) == deepest + "/f: lies more than " + std::to_string(jb::kMaxTreeDepth) +
+                                       " levels deep below " + (tmp / "data"));
   }
-  // Without the deepest directory, the tree is within the bound.
-  std::string deepest = "data";
-  for (std::size_t depth = 1; depth <= jb::kMaxTreeDepth; ++depth) deepest += "/d";
-  CHECK(plan_one("data", tmp / "data", {deepest}).entries.size() == jb::kMaxTreeDepth);
 }
 
 TEST_CASE("paths longer than PATH_MAX are walked: every step is relative to a directory fd",

@@ -54,10 +54,12 @@ struct BackupPlan {
   std::uint64_t total_bytes() const;
 };
 
-// How many directories deep a tree may go below its root. Walking and
-// streaming hold one fd per level of the current path (never by path, so
-// any path length works); the bound keeps that well inside the default
-// RLIMIT_NOFILE of 1024. Jellyfin's own trees are about ten levels deep.
+// How many components below its tree's root an entry may have: the bound
+// restore and verify put on archives (format::kMaxDepth on the archive side;
+// keep the two equal), so create never writes an archive restore refuses.
+// Walking and streaming hold one fd per level of the current path (never by
+// path, so any path length works); the bound keeps that well inside the
+// default RLIMIT_NOFILE of 1024. Jellyfin's own trees are about ten deep.
 inline constexpr std::size_t kMaxTreeDepth = 256;
 
 // The error for an entry that is not what the walk planned (another inode,
