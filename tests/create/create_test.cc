@@ -1017,3 +1017,25 @@ TEST_CASE("create: setuid/setgid files and device nodes are stored with a warnin
   CHECK(result.warnings == expected);
   CHECK(verify_file(result.path).ok());
 }
+
+TEST_CASE("create: old trees a restore kept inside a tree are left out, found by name prefix",
+          "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  const std::string old_name = ".jellyfin-backup-old.bak-20260101T000000Z";
+  make_dirs(tmp / ("data/" + old_name + "/data"));
+  write_file(tmp / ("data/" + old_name + "/data/jellyfin.db"), "old");
+  make_dirs(tmp / "data/.jellyfin-backup-other");  // another prefix: kept
+  const std::string root = real_path(tmp.path());
+  jb::CreateOptions options = sample_options(root, tmp / "a.tar.zst");
+  RecordingReporter reporter;
+  jb::CreateResult result = jb::create_archive(options, reporter);
+  REQUIRE(result.left_out.size() == 1);
+  CHECK(result.left_out[0].kind == "previous tree");
+  CHECK(result.left_out[0].path == "data/" + old_name);
+  CHECK(result.left_out[0].source == root + "/data/" + old_name);
+  Listing l = list_archive(result.path);
+  CHECK(l.verified.ok());
+  CHECK_FALSE(has_path_below(l.paths, "data/" + old_name));
+  CHECK(has_path_below(l.paths, "data/.jellyfin-backup-other"));
+}
