@@ -1,6 +1,5 @@
 #include "jellyfin_backup/create/create.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +22,7 @@
 #include "jellyfin_backup/create/tree_walk.h"
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/atomic_file.h"
+#include "jellyfin_backup/io/dir_fd.h"
 #include "jellyfin_backup/io/interrupt.h"
 #include "jellyfin_backup/io/location.h"
 #include "jellyfin_backup/io/names.h"
@@ -74,14 +74,13 @@ struct TreeLayout {
 // alone. Backing them up would store every previous install again.
 std::vector<LeaveOut> kept_old_trees(const std::vector<TreeSpec>& specs) {
   std::vector<LeaveOut> out;
+  // A tree that cannot be opened here fails the walk later, with its message.
   auto scan = [&](const std::string& dir, const std::string& prefix) {
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) return;
-    while (dirent* e = ::readdir(d)) {
-      std::string name = e->d_name;
-      if (name.compare(0, prefix.size(), prefix) == 0) out.push_back({"previous tree", dir + "/" + name});
+    try {
+      if (std::optional<DirFd> d = DirFd::open_if_exists(dir))
+        for (const auto& name : d->list(prefix)) out.push_back({"previous tree", d->path_of(name)});
+    } catch (const Error&) {
     }
-    ::closedir(d);
   };
   for (const auto& spec : specs) {
     scan(spec.source, ".jellyfin-backup-old.bak-");
@@ -166,8 +165,8 @@ class EntryStreamer {
     throw_if_interrupted();
     std::string source = plan_.source_path(planned);
     bool has_data = S_ISREG(planned.st.st_mode) && planned.hardlink_target.empty();
-    UniqueFd fd;
-    if (has_data) fd = open_for_reading(source);
+    UniqueFd fd = open_planned(planned, source);
+    warn_if_special(planned, source);
     ArchiveEntryPtr entry = builder_.build(planned, source, fd.get());
     std::string warning = tar_.write_header(entry.get());
     if (!warning.empty()) reporter_.warning(source + ": " + warning);
@@ -178,6 +177,11 @@ class EntryStreamer {
       file_sums_.emplace(planned.archive_path, hex);
       ++progress_.files_done;
     }
+    // A directory stays open for the entries below it, which come next.
+    if (S_ISDIR(planned.st.st_mode)) {
+      dirs_.emplace_back(std::move(fd), source);
+      dir_paths_.push_back(planned.archive_path);
+    }
     tar_.finish_entry();
     stage_.entry_boundary();
     reporter_.progress(progress_);
@@ -186,17 +190,76 @@ class EntryStreamer {
   const std::string& checksums() const { return checksums_; }
 
  private:
-  static UniqueFd open_for_reading(const std::string& path) {
-    // O_NOATIME spares a write per file, but only the owner (or root) may use it.
-    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
-    if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-      throw io_error(path, "cannot read", errno,
-                     errno == EACCES ? "run as a user that can read the whole tree "
-                                       "(the jellyfin user or root); no archive was written"
-                                     : "no archive was written");
+  // Opens the entry relative to its parent directory's fd, never following
+  // a link, and checks it is the inode the walk planned: a component the
+  // tree's owner swapped since (for a symlink to /etc, say) is an error,
+  // never read. The parent is on the stack of directories along the current
+  // path: entries come depth-first, so it only ever pops back to the parent
+  // (one fd per level of depth, each directory opened once).
+  UniqueFd open_planned(const PlannedEntry& planned, const std::string& source) {
+    const std::string& tree_name = plan_.trees[planned.tree].spec.name;
+    UniqueFd fd;
+    if (planned.archive_path == tree_name) {
+      // The root, as the walk opened it: following a symlink there is allowed.
+      dirs_.clear();
+      dir_paths_.clear();
+      fd = UniqueFd(::open(source.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!fd) throw io_error(source, "cannot read directory", errno, "no archive was written");
+    } else {
+      const std::size_t slash = planned.archive_path.rfind('/');
+      const std::string_view parent = std::string_view(planned.archive_path).substr(0, slash);
+      while (!dir_paths_.empty() && dir_paths_.back() != parent) {
+        dirs_.pop_back();
+        dir_paths_.pop_back();
+      }
+      if (dirs_.empty())  // the plan is in walk order, so this cannot happen
+        throw Error(ErrorKind::kRuntime, source + ": entry out of walk order");
+      const std::string name = planned.archive_path.substr(slash + 1);
+      fd = open_in(dirs_.back(), name, planned.st.st_mode, source);
     }
-    return UniqueFd(fd);
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) throw io_error(source, "cannot stat", errno, "no archive was written");
+    if (!same_file(st, planned.st)) throw changed_while_read(source);
+    if (S_ISREG(st.st_mode)) {
+      // Opened O_NONBLOCK so a FIFO swapped in could not block; it is a
+      // regular file, so reads may block again.
+      int flags = ::fcntl(fd.get(), F_GETFL);
+      if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
+        throw io_error(source, "cannot read", errno, "no archive was written");
+    }
+    return fd;
+  }
+
+  static UniqueFd open_in(const DirFd& dir, const std::string& name, mode_t mode,
+                          const std::string& source) {
+    UniqueFd fd;
+    if (S_ISREG(mode)) {
+      // O_NOATIME spares a write per file, but only the owner (or root) may use it.
+      fd = dir.open_at(name, O_RDONLY | O_NONBLOCK | O_NOATIME);
+      if (!fd && errno == EPERM) fd = dir.open_at(name, O_RDONLY | O_NONBLOCK);
+    } else if (S_ISDIR(mode)) {
+      fd = dir.open_at(name, O_RDONLY | O_DIRECTORY);
+    } else {
+      // Symlinks, FIFOs, devices: described, never opened for I/O.
+      fd = dir.open_at(name, O_PATH);
+    }
+    if (fd) return fd;
+    // Gone, or a symlink (ELOOP) or non-directory (ENOTDIR) in its place.
+    if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR) throw changed_while_read(source);
+    throw io_error(source, "cannot read", errno,
+                   errno == EACCES ? "run as a user that can read the whole tree "
+                                     "(the jellyfin user or root); no archive was written"
+                                   : "no archive was written");
+  }
+
+  // Restore refuses these unless told otherwise: say so now, not on the day
+  // of the restore.
+  void warn_if_special(const PlannedEntry& planned, const std::string& source) {
+    const mode_t mode = planned.st.st_mode;
+    if (S_ISCHR(mode) || S_ISBLK(mode))
+      reporter_.warning(source + ": device node stored; restore refuses it unless --allow-special");
+    else if (!S_ISDIR(mode) && (mode & (S_ISUID | S_ISGID)) != 0)
+      reporter_.warning(source + ": setuid/setgid file stored; restore refuses it unless --allow-special");
   }
 
   // The data regions of the entry: its sparse map, or the whole file.
@@ -273,6 +336,8 @@ class EntryStreamer {
   CompressStage& stage_;
   Reporter& reporter_;
   DiskEntryBuilder builder_;
+  std::vector<DirFd> dirs_;             // the current path's directories, root first
+  std::vector<std::string> dir_paths_;  // their archive paths
   std::vector<char> buffer_;
   std::string checksums_;
   std::unordered_map<std::string, std::string> file_sums_;
@@ -406,6 +471,7 @@ CreateResult create(const CreateOptions& options, Reporter& outer_reporter) {
   tar.write_memory_file(format::kManifestName, manifest_text, now);
   stage.end_frame();  // the manifest alone in frame 1: inspect and list read only that
   EntryStreamer streamer(plan, tar, stage, reporter);
+  if (options.planned) options.planned();
   for (const auto& entry : plan.entries) streamer.stream(entry);
   // Nothing more is read from the trees: the server need not wait for the
   // compression, the fsync or an upload to finish.

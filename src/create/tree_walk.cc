@@ -1,21 +1,17 @@
 #include "jellyfin_backup/create/tree_walk.h"
 
-#include <dirent.h>
+#include <fcntl.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <map>
-#include <memory>
+#include <optional>
 
-#include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/dir_fd.h"
 #include "jellyfin_backup/io/interrupt.h"
 
 namespace jb {
 namespace {
-
-struct DirCloser {
-  void operator()(DIR* d) const { ::closedir(d); }
-};
 
 class Walker {
  public:
@@ -34,8 +30,10 @@ class Walker {
       throw io_error(spec.source, "cannot read " + spec.name + " directory", errno);
     if (!S_ISDIR(st.st_mode))
       throw usage_error(spec.source + ": not a directory (--" + spec.name + ")");
+    DirFd root = DirFd::open(spec.source);
+    if (!same_file(root.stat(), st)) throw changed_while_read(spec.source);
     add(tree_index, spec.name, st);
-    walk_dir(tree_index, spec.source, spec.name);
+    walk_dir(tree_index, root, spec.name, 1);
   }
 
  private:
@@ -59,36 +57,47 @@ class Walker {
     plan_.entries.push_back(std::move(entry));
   }
 
-  void walk_dir(std::size_t tree_index, const std::string& dir, const std::string& archive_dir) {
+  // `dir` is held open while its subdirectories are walked: one fd per level.
+  // `depth` is the number of components of its entries below the tree root
+  // (the root's children are at 1); it bounds the fds in use.
+  void walk_dir(std::size_t tree_index, const DirFd& dir, const std::string& archive_dir,
+                std::size_t depth) {
     throw_if_interrupted();
-    std::unique_ptr<DIR, DirCloser> handle(::opendir(dir.c_str()));
-    if (!handle) throw io_error(dir, "cannot read directory", errno);
-    std::vector<std::string> names;
-    errno = 0;
-    while (dirent* d = ::readdir(handle.get())) {
-      std::string_view name = d->d_name;
-      if (name != "." && name != "..") names.emplace_back(name);
-    }
-    if (errno != 0) throw io_error(dir, "cannot read directory", errno);
-    handle.reset();
-    std::sort(names.begin(), names.end());  // bytewise: deterministic archives
-
-    for (const auto& name : names) {
-      std::string path = dir + "/" + name;
+    for (const auto& name : dir.list()) {
+      // The path is for messages and the skip list; every act goes through `dir`.
+      std::string path = dir.path_of(name);
       std::string archive_path = archive_dir + "/" + name;
-      struct stat st;
-      if (::lstat(path.c_str(), &st) != 0) {
-        if (errno == ENOENT) continue;  // vanished between readdir and lstat
-        throw io_error(path, "cannot stat", errno);
-      }
-      if (excludes_.excluded(archive_path, S_ISDIR(st.st_mode))) continue;
-      if (S_ISDIR(st.st_mode) && skipped(tree_index, path)) continue;
-      if (S_ISSOCK(st.st_mode)) {
+      std::optional<struct stat> st = dir.stat_at(name);
+      if (!st) continue;  // vanished between readdir and fstatat
+      if (excludes_.excluded(archive_path, S_ISDIR(st->st_mode))) continue;
+      if (S_ISDIR(st->st_mode) && skipped(tree_index, path)) continue;
+      if (S_ISSOCK(st->st_mode)) {
         reporter_.warning(path + ": socket skipped (sockets cannot be archived)");
         continue;
       }
-      add(tree_index, archive_path, st);
-      if (S_ISDIR(st.st_mode)) walk_dir(tree_index, path, archive_path);
+      if (depth > kMaxTreeDepth) {
+        throw Error(ErrorKind::kRuntime,
+                    path + ": lies more than " + std::to_string(kMaxTreeDepth) +
+                        " levels deep below " + plan_.trees[tree_index].spec.source,
+                    "restore would refuse it; exclude it (--exclude) or flatten the tree; "
+                    "no archive was written");
+      }
+      if (!S_ISDIR(st->st_mode)) {
+        add(tree_index, archive_path, *st);
+        continue;
+      }
+      // Opened without following a link, then checked against what fstatat
+      // saw: a directory swapped for a symlink or another directory in
+      // between is never walked.
+      UniqueFd fd = dir.open_at(name, O_RDONLY | O_DIRECTORY);
+      if (!fd) {
+        if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR) throw changed_while_read(path);
+        throw io_error(path, "cannot read directory", errno);
+      }
+      DirFd child(std::move(fd), path);
+      if (!same_file(child.stat(), *st)) throw changed_while_read(path);
+      add(tree_index, archive_path, *st);
+      walk_dir(tree_index, child, archive_path, depth + 1);
     }
   }
 
@@ -99,6 +108,12 @@ class Walker {
 };
 
 }  // namespace
+
+Error changed_while_read(const std::string& path) {
+  return Error(ErrorKind::kRuntime,
+               path + ": changed while the backup ran (the tree changed under us: is the server running?)",
+               "no archive was written");
+}
 
 std::string BackupPlan::source_path(const PlannedEntry& entry) const {
   const TreeSpec& spec = trees[entry.tree].spec;

@@ -1,6 +1,5 @@
 #include "jellyfin_backup/jellyfin/install.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <sstream>
 
 #include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/dir_fd.h"
 #include "jellyfin_backup/io/paths.h"
 
 namespace jb {
@@ -34,6 +34,16 @@ bool is_dir(const std::string& p) {
 bool exists(const std::string& p) {
   struct stat st;
   return ::lstat(p.c_str(), &st) == 0;
+}
+
+// The names in `dir`, sorted; none if it cannot be read: these are only
+// places to look.
+std::vector<std::string> names_in(const std::string& dir) {
+  try {
+    if (auto d = DirFd::open_if_exists(dir)) return d->list();
+  } catch (const Error&) {
+  }
+  return {};
 }
 
 std::string read_text(const std::string& path) {
@@ -95,14 +105,8 @@ class Context {
       out.push_back(under_root("/root"));
       for (const char* base : {"/home", "/Users"}) {
         std::string dir = under_root(base);
-        if (DIR* d = ::opendir(dir.c_str())) {
-          std::vector<std::string> names;
-          while (dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.') names.emplace_back(e->d_name);
-          ::closedir(d);
-          std::sort(names.begin(), names.end());
-          for (const auto& n : names) out.push_back(dir + "/" + n);
-        }
+        for (const auto& n : names_in(dir))
+          if (n[0] != '.') out.push_back(dir + "/" + n);
       }
     }
     std::vector<std::string> unique;
@@ -187,13 +191,8 @@ std::map<std::string, std::pair<std::string, std::string>> package_settings(cons
   std::map<std::string, std::string> dropins;  // file name -> path
   for (auto it = std::rbegin(kUnitDirs); it != std::rend(kUnitDirs); ++it) {
     std::string dir = std::string(*it) + "/jellyfin.service.d";
-    if (DIR* d = ::opendir(ctx.under_root(dir).c_str())) {
-      while (dirent* e = ::readdir(d)) {
-        std::string n = e->d_name;
-        if (n.size() > 5 && n.compare(n.size() - 5, 5, ".conf") == 0) dropins[n] = dir + "/" + n;
-      }
-      ::closedir(d);
-    }
+    for (const auto& n : names_in(ctx.under_root(dir)))
+      if (n.size() > 5 && n.compare(n.size() - 5, 5, ".conf") == 0) dropins[n] = dir + "/" + n;
   }
   for (const auto& [name, path] : dropins) units.push_back(path);
   for (const auto& unit : units) {

@@ -1,18 +1,20 @@
 #include "jellyfin_backup/jellyfin/installed_version.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <regex>
 #include <sstream>
 #include <vector>
 
+#include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/dir_fd.h"
 #include "jellyfin_backup/jellyfin/server_version.h"
 
 namespace jb {
@@ -32,15 +34,24 @@ bool is_log_name(const std::string& name) {
 }
 
 // The last version line of one file, reading it as a stream: logs can be big.
-std::optional<std::string> last_version_in(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+// The log directory belongs to the jellyfin user: a FIFO or a symlink named
+// like a log must neither hang nor redirect the read (open_regular_file).
+std::optional<std::string> last_version_in(const DirFd& dir, const std::string& name) {
+  UniqueFd fd = open_regular_file(dir.fd(), name);
+  if (!fd) return std::nullopt;
+  std::unique_ptr<FILE, int (*)(FILE*)> in(::fdopen(fd.get(), "rb"), ::fclose);
   if (!in) return std::nullopt;
+  fd.release();  // the FILE owns it now
   std::optional<std::string> found;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.find("version:") == std::string::npos) continue;
+  char* buf = nullptr;
+  std::size_t cap = 0;
+  ssize_t n;
+  while ((n = ::getline(&buf, &cap, in.get())) >= 0) {
+    std::string_view line(buf, static_cast<std::size_t>(n));
+    if (line.find("version:") == std::string_view::npos) continue;
     if (auto v = version_in_log_line(line)) found = v;
   }
+  std::free(buf);
   return found;
 }
 
@@ -77,29 +88,31 @@ std::optional<std::string> version_in_log_line(std::string_view line) {
 }
 
 std::optional<DetectedVersion> version_from_logs(const std::string& log_dir) {
-  DIR* d = ::opendir(log_dir.c_str());
-  if (!d) return std::nullopt;
   struct LogFile {
-    std::string path;
+    std::string name;
     timespec mtime;
   };
+  std::optional<DirFd> dir;
   std::vector<LogFile> logs;
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (!is_log_name(name)) continue;
-    std::string path = log_dir + "/" + name;
-    struct stat st;
-    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) logs.push_back({path, st.st_mtim});
+  try {
+    dir = DirFd::open_if_exists(log_dir);
+    if (!dir) return std::nullopt;
+    for (const auto& name : dir->list()) {
+      if (!is_log_name(name)) continue;
+      auto st = dir->stat_at(name);
+      if (st && S_ISREG(st->st_mode)) logs.push_back({name, st->st_mtim});
+    }
+  } catch (const Error&) {
+    return std::nullopt;  // no readable log directory: the version is found elsewhere
   }
-  ::closedir(d);
   // Newest first; a log without a start line (a quiet day) defers to older ones.
   std::sort(logs.begin(), logs.end(), [](const LogFile& a, const LogFile& b) {
     if (a.mtime.tv_sec != b.mtime.tv_sec) return a.mtime.tv_sec > b.mtime.tv_sec;
     if (a.mtime.tv_nsec != b.mtime.tv_nsec) return a.mtime.tv_nsec > b.mtime.tv_nsec;
-    return a.path > b.path;
+    return a.name > b.name;
   });
   for (const auto& log : logs)
-    if (auto v = last_version_in(log.path)) return DetectedVersion{*v, "log " + log.path};
+    if (auto v = last_version_in(*dir, log.name)) return DetectedVersion{*v, "log " + dir->path_of(log.name)};
   return std::nullopt;
 }
 

@@ -8,7 +8,6 @@
 // check that quietly skips what it cannot read is no check).
 #include "jellyfin_backup/jellyfin/running_server.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -24,6 +23,7 @@
 #include <thread>
 
 #include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/dir_fd.h"
 #include "jellyfin_backup/io/interrupt.h"
 #include "jellyfin_backup/io/paths.h"
 #include "jellyfin_backup/io/unique_fd.h"
@@ -32,11 +32,6 @@ namespace jb {
 namespace {
 
 constexpr std::size_t kMaxCommand = 200;
-
-struct DirCloser {
-  void operator()(DIR* dir) const { ::closedir(dir); }
-};
-using DirPtr = std::unique_ptr<DIR, DirCloser>;
 
 // What looking at one procfs entry told us.
 enum class Look { kOk, kDenied, kGone };
@@ -168,18 +163,25 @@ std::string command_text(const std::vector<std::string>& argv, const std::string
 Look find_open_file(const std::string& pid_dir, const std::vector<std::string>& dirs,
                     std::string& reason) {
   const std::string fd_dir = pid_dir + "/fd";
-  DirPtr dir(::opendir(fd_dir.c_str()));
-  if (!dir) return look_of(errno);
+  UniqueFd fd_dir_fd(::open(fd_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd_dir_fd) return look_of(errno);
+  const DirFd dir(std::move(fd_dir_fd), fd_dir);
   std::vector<std::pair<int, std::string>> fds;
-  while (dirent* entry = ::readdir(dir.get()))
-    if (auto fd = parse_number(entry->d_name)) fds.emplace_back(*fd, entry->d_name);
+  try {
+    for (const auto& name : dir.list())
+      if (auto fd = parse_number(name.c_str())) fds.emplace_back(*fd, name);
+  } catch (const Error&) {
+    // The process exited while we looked, most likely; we cannot tell, so
+    // count it as not fully checked rather than as gone.
+    return Look::kDenied;
+  }
   // readdir order is the kernel's (or, in tests, the filesystem's); the lowest
   // fd makes the message the same on every run.
   std::sort(fds.begin(), fds.end());
   bool denied = false;
   for (const auto& [number, name] : fds) {
     int err = 0;
-    auto target = read_link_at(::dirfd(dir.get()), name.c_str(), err);
+    auto target = read_link_at(dir.fd(), name.c_str(), err);
     if (!target) {
       if (look_of(err) == Look::kDenied) denied = true;
       continue;  // ENOENT: closed while we looked
@@ -278,22 +280,16 @@ bool is_jellyfin_command(const std::vector<std::string>& argv) {
 
 ProcessScan scan_server_processes(const std::vector<std::string>& dirs, const std::string& proc) {
   const std::set<pid_t> skip = self_and_ancestors(proc);
-  DirPtr dir(::opendir(proc.c_str()));
-  if (!dir)
+  UniqueFd proc_fd(::open(proc.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!proc_fd)
     throw io_error(proc, "cannot list the running processes", errno,
                    "procfs must be mounted to tell whether Jellyfin is running");
 
   ProcessScan scan;
-  for (;;) {
-    errno = 0;
-    dirent* entry = ::readdir(dir.get());
-    if (!entry) {
-      if (errno != 0) throw io_error(proc, "cannot list the running processes", errno);
-      break;
-    }
-    auto pid = parse_number(entry->d_name);
+  for (const auto& name : DirFd(std::move(proc_fd), proc).list()) {
+    auto pid = parse_number(name.c_str());
     if (!pid || skip.count(*pid)) continue;
-    const std::string pid_dir = proc + "/" + entry->d_name;
+    const std::string pid_dir = proc + "/" + name;
 
     int err = 0;
     auto cmdline = read_small_file(pid_dir + "/cmdline", err);

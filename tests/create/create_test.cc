@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,8 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <regex>
 
 #include "jellyfin_backup/archive/sidecar.h"
@@ -824,4 +827,215 @@ TEST_CASE("create: an interrupt while streaming removes the partial archive", "[
   ::signal(SIGINT, SIG_DFL);
   ::signal(SIGTERM, SIG_DFL);
   CHECK(list_dir(tmp / "out").empty());
+}
+
+namespace {
+
+// Runs create over the sample trees with `change` applied between plan and
+// stream, and returns the error it must end with; the output stays empty.
+jb::Error create_with_change(const TempDir& tmp, const std::function<void()>& change) {
+  make_dirs(tmp / "out");
+  jb::CreateOptions options = sample_options(tmp.path(), tmp / "out");
+  options.planned = change;
+  RecordingReporter reporter;
+  try {
+    jb::create_archive(options, reporter);
+  } catch (const jb::Error& e) {
+    CHECK(list_dir(tmp / "out").empty());
+    return e;
+  }
+  FAIL("create_archive read a tree that changed under it");
+  return jb::Error(jb::ErrorKind::kRefused, "unreachable");
+}
+
+void require_changed_error(const jb::Error& e, const std::string& path) {
+  CHECK(e.kind() == jb::ErrorKind::kRuntime);
+  CHECK(std::string(e.what()) == path + ": changed while the backup ran (the tree changed under us: "
+                                        "is the server running?)");
+  CHECK(e.hint() == "no archive was written");
+}
+
+// A root-only directory shaped like data/metadata, holding a secret.
+void make_secret_dir(const std::string& dir) {
+  make_dirs(dir + "/library/ab");
+  write_file(dir + "/library/ab/poster.jpg", "SECRET " + std::string(4993, 's'));
+  write_file(dir + "/shadow", "SECRET shadow\n");
+}
+
+}  // namespace
+
+TEST_CASE("create: a directory swapped for a symlink after planning is an error, never followed",
+          "[create][root_safe]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  make_secret_dir(tmp / "etc");
+  jb::Error e = create_with_change(tmp, [&] {
+    REQUIRE(::rename((tmp / "data/metadata").c_str(), (tmp / "metadata.old").c_str()) == 0);
+    REQUIRE(::symlink((tmp / "etc").c_str(), (tmp / "data/metadata").c_str()) == 0);
+  });
+  require_changed_error(e, tmp / "data/metadata");
+}
+
+TEST_CASE("create: a directory higher up swapped for a symlink is caught at that directory",
+          "[create][root_safe]") {
+  // data/metadata/library is reached through the fd of data/metadata, and
+  // its own open does not follow the link put in its place.
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  make_secret_dir(tmp / "etc");
+  jb::Error e = create_with_change(tmp, [&] {
+    REQUIRE(::rename((tmp / "data/metadata/library").c_str(), (tmp / "library.old").c_str()) == 0);
+    REQUIRE(::symlink((tmp / "etc/library").c_str(), (tmp / "data/metadata/library").c_str()) == 0);
+  });
+  require_changed_error(e, tmp / "data/metadata/library");
+}
+
+TEST_CASE("create: a directory replaced by another real directory is an error",
+          "[create][root_safe]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  jb::Error e = create_with_change(tmp, [&] {
+    // Same names, same contents, another inode: not what was planned.
+    REQUIRE(::rename((tmp / "data/metadata/library").c_str(), (tmp / "library.old").c_str()) == 0);
+    make_dirs(tmp / "data/metadata/library/ab");
+    write_file(tmp / "data/metadata/library/ab/poster.jpg", std::string(5000, '\x7f'));
+  });
+  require_changed_error(e, tmp / "data/metadata/library");
+}
+
+TEST_CASE("create: a file replaced by another file or a symlink is an error", "[create][root_safe]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  make_secret_dir(tmp / "etc");
+  const std::string db = tmp / "data/data/jellyfin.db";
+  // Each change keeps the old file, so the new one cannot get its inode number.
+  SECTION("another file") {
+    jb::Error e = create_with_change(tmp, [&] {
+      REQUIRE(::rename(db.c_str(), (tmp / "old.db").c_str()) == 0);
+      write_file(db, "x");
+    });
+    require_changed_error(e, db);
+  }
+  SECTION("a symlink to a secret") {
+    jb::Error e = create_with_change(tmp, [&] {
+      REQUIRE(::rename(db.c_str(), (tmp / "old.db").c_str()) == 0);
+      REQUIRE(::symlink((tmp / "etc/shadow").c_str(), db.c_str()) == 0);
+    });
+    require_changed_error(e, db);
+  }
+  SECTION("a hardlink to a secret") {
+    jb::Error e = create_with_change(tmp, [&] {
+      REQUIRE(::rename(db.c_str(), (tmp / "old.db").c_str()) == 0);
+      REQUIRE(::link((tmp / "etc/shadow").c_str(), db.c_str()) == 0);
+    });
+    require_changed_error(e, db);
+  }
+}
+
+TEST_CASE("create: a file replaced by a FIFO is an error, not a hang", "[create][root_safe]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  const std::string db = tmp / "data/data/jellyfin.db";
+  jb::Error e = create_with_change(tmp, [&] {
+    REQUIRE(::unlink(db.c_str()) == 0);
+    REQUIRE(::mkfifo(db.c_str(), 0644) == 0);
+  });
+  require_changed_error(e, db);
+}
+
+TEST_CASE("create: a symlink replaced by another symlink is an error", "[create][root_safe]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  const std::string link = tmp / "data/metadata/device-link";
+  jb::Error e = create_with_change(tmp, [&] {
+    // The old link is kept, so the new one cannot get its inode number.
+    REQUIRE(::rename(link.c_str(), (tmp / "old-link").c_str()) == 0);
+    REQUIRE(::symlink("/etc/shadow", link.c_str()) == 0);
+  });
+  require_changed_error(e, link);
+}
+
+TEST_CASE("create: a vanished file is an error naming it", "[create][root_safe]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  const std::string file = tmp / "config/dlna/profile.xml";
+  jb::Error e = create_with_change(tmp, [&] { REQUIRE(::unlink(file.c_str()) == 0); });
+  require_changed_error(e, file);
+}
+
+TEST_CASE("create: symlinks are stored with their target, read without a path", "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  const std::string long_target(3000, 'l');  // longer than any first guess of a buffer
+  REQUIRE(::symlink(long_target.c_str(), (tmp / "data/long-link").c_str()) == 0);
+  make_dirs(tmp / "out");
+  RecordingReporter reporter;
+  jb::CreateResult result = jb::create_archive(sample_options(tmp.path(), tmp / "out/a.tar.zst"), reporter);
+
+  struct Targets : jb::EntryConsumer {
+    void begin_entry(archive_entry* entry) override {
+      if (archive_entry_filetype(entry) == AE_IFLNK)
+        links[archive_entry_pathname(entry)] = archive_entry_symlink(entry);
+    }
+    void data(const jb::DataBlock&) override {}
+    void end_entry() override {}
+    std::map<std::string, std::string> links;
+  } targets;
+  StringSource source(read_file(result.path), 64 * 1024);
+  RecordingReporter verify_reporter;
+  CHECK(jb::verify_archive(source, verify_reporter, &targets).ok());
+  CHECK(targets.links == std::map<std::string, std::string>{
+                             {"data/long-link", long_target},
+                             {"data/metadata/device-link", "../data/device.txt"}});
+}
+
+TEST_CASE("create: setuid/setgid files and device nodes are stored with a warning", "[create][root_safe]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  write_file(tmp / "data/suid", "#!/bin/sh\n", 0755);
+  REQUIRE(::chmod((tmp / "data/suid").c_str(), 04755) == 0);
+  write_file(tmp / "data/sgid", "#!/bin/sh\n", 0755);
+  REQUIRE(::chmod((tmp / "data/sgid").c_str(), 02755) == 0);
+  make_dirs(tmp / "data/shared");  // a setgid directory is ordinary: no warning
+  REQUIRE(::chmod((tmp / "data/shared").c_str(), 02775) == 0);
+  const bool root = ::geteuid() == 0;
+  if (root) REQUIRE(::mknod((tmp / "data/null").c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0);
+  make_dirs(tmp / "out");
+  RecordingReporter reporter;
+  jb::CreateResult result = jb::create_archive(sample_options(tmp.path(), tmp / "out/a.tar.zst"), reporter);
+
+  std::vector<std::string> expected = {
+      tmp / "data/sgid" + ": setuid/setgid file stored; restore refuses it unless --allow-special",
+      tmp / "data/suid" + ": setuid/setgid file stored; restore refuses it unless --allow-special",
+  };
+  if (root)
+    expected.insert(expected.begin(),
+                    tmp / "data/null" + ": device node stored; restore refuses it unless --allow-special");
+  else
+    WARN("not root, cannot make a device node: only setuid/setgid checked");
+  CHECK(reporter.warnings == expected);
+  CHECK(result.warnings == expected);
+  CHECK(verify_file(result.path).ok());
+}
+
+TEST_CASE("create: old trees a restore kept inside a tree are left out, found by name prefix",
+          "[create]") {
+  TempDir tmp;
+  make_sample_trees(tmp.path());
+  const std::string old_name = ".jellyfin-backup-old.bak-20260101T000000Z";
+  make_dirs(tmp / ("data/" + old_name + "/data"));
+  write_file(tmp / ("data/" + old_name + "/data/jellyfin.db"), "old");
+  make_dirs(tmp / "data/.jellyfin-backup-other");  // another prefix: kept
+  const std::string root = real_path(tmp.path());
+  jb::CreateOptions options = sample_options(root, tmp / "a.tar.zst");
+  RecordingReporter reporter;
+  jb::CreateResult result = jb::create_archive(options, reporter);
+  REQUIRE(result.left_out.size() == 1);
+  CHECK(result.left_out[0].kind == "previous tree");
+  CHECK(result.left_out[0].path == "data/" + old_name);
+  CHECK(result.left_out[0].source == root + "/data/" + old_name);
+  Listing l = list_archive(result.path);
+  CHECK(l.verified.ok());
+  CHECK_FALSE(has_path_below(l.paths, "data/" + old_name));
+  CHECK(has_path_below(l.paths, "data/.jellyfin-backup-other"));
 }

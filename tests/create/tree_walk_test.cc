@@ -1,12 +1,18 @@
 #include "jellyfin_backup/create/tree_walk.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <climits>
 #include <cstring>
+#include <thread>
 
 #include "jellyfin_backup/error.h"
 #include "test_util.h"
@@ -326,4 +332,110 @@ TEST_CASE("symlinks below the root are not followed", "[tree_walk]") {
   jb::BackupPlan plan = plan_one("data", tmp / "data");
   CHECK(paths_of(plan) == std::vector<std::string>{"data", "data/dirlink"});
   CHECK(plan.trees[0].files == 0);
+}
+
+TEST_CASE("an entry more than kMaxTreeDepth levels deep is refused, naming it", "[tree_walk]") {
+  TempDir tmp;
+  make_dirs(tmp / "data");
+  // kMaxTreeDepth nested directories: the deepest has kMaxTreeDepth components.
+  int fd = ::open((tmp / "data").c_str(), O_RDONLY | O_DIRECTORY);
+  REQUIRE(fd >= 0);
+  std::string deepest = tmp / "data";
+  for (std::size_t depth = 1; depth <= jb::kMaxTreeDepth; ++depth) {
+    REQUIRE(::mkdirat(fd, "d", 0755) == 0);
+    int child = ::openat(fd, "d", O_RDONLY | O_DIRECTORY);
+    ::close(fd);
+    REQUIRE(child >= 0);
+    fd = child;
+    deepest += "/d";
+  }
+  CHECK(plan_one("data", tmp / "data").entries.size() == jb::kMaxTreeDepth + 1);
+
+  // One more level, a file: refused before anything is read.
+  int file = ::openat(fd, "f", O_WRONLY | O_CREAT | O_EXCL, 0644);
+  REQUIRE(file >= 0);
+  ::close(file);
+  ::close(fd);
+  RecordingReporter reporter;
+  try {
+    jb::plan_backup({{"data", tmp / "data"}}, jb::ExcludeSet{}, reporter);
+    FAIL("an entry deeper than the bound was planned");
+  } catch (const jb::Error& e) {
+    CHECK(e.kind() == jb::ErrorKind::kRuntime);
+    CHECK(std::string(e.what()) == deepest + "/f: lies more than " + std::to_string(jb::kMaxTreeDepth) +
+                                       " levels deep below " + (tmp / "data"));
+  }
+}
+
+TEST_CASE("paths longer than PATH_MAX are walked: every step is relative to a directory fd",
+          "[tree_walk]") {
+  TempDir tmp;
+  make_dirs(tmp / "data");
+  const std::string name(200, 'n');
+  int fd = ::open((tmp / "data").c_str(), O_RDONLY | O_DIRECTORY);
+  REQUIRE(fd >= 0);
+  std::string archive_path = "data";
+  while (archive_path.size() <= PATH_MAX + 200) {
+    REQUIRE(::mkdirat(fd, name.c_str(), 0755) == 0);
+    int child = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY);
+    ::close(fd);
+    REQUIRE(child >= 0);
+    fd = child;
+    archive_path += "/" + name;
+  }
+  int file = ::openat(fd, "deep.txt", O_WRONLY | O_CREAT | O_EXCL, 0644);
+  REQUIRE(file >= 0);
+  REQUIRE(::write(file, "deep", 4) == 4);
+  ::close(file);
+  ::close(fd);
+  jb::BackupPlan plan = plan_one("data", tmp / "data");
+  REQUIRE(!plan.entries.empty());
+  CHECK(plan.entries.back().archive_path == archive_path + "/deep.txt");
+  CHECK(plan.trees[0].bytes == 4);
+  CHECK(plan.trees[0].files == 1);
+}
+
+TEST_CASE("a directory swapped for a symlink while walking is never entered", "[tree_walk][root_safe]") {
+  // The owner of the tree flips data/metadata between a directory and a
+  // symlink to a secret directory as fast as it can while the walk runs. Each
+  // walk either plans the real directory, skips a symlink as a symlink, or
+  // fails with changed_while_read: it never plans the secret.
+  TempDir tmp;
+  make_dirs(tmp / "data/metadata/sub");
+  write_file(tmp / "data/metadata/sub/poster.jpg", "poster");
+  make_dirs(tmp / "secret/sub");
+  write_file(tmp / "secret/sub/shadow", "SECRET");
+  for (int i = 0; i < 50; ++i) write_file(tmp / ("data/f" + std::to_string(i)), "x");
+  std::atomic<bool> stop{false};
+  std::thread flipper([&] {
+    const std::string meta = tmp / "data/metadata", moved = tmp / "metadata.real";
+    const std::string link = tmp / "metadata.link";
+    if (::symlink((tmp / "secret").c_str(), link.c_str()) != 0) return;  // walks then see no change
+    while (!stop) {
+      ::rename(meta.c_str(), moved.c_str());
+      ::rename(link.c_str(), meta.c_str());
+      ::rename(meta.c_str(), link.c_str());
+      ::rename(moved.c_str(), meta.c_str());
+    }
+  });
+  int walks = 0, changed = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (std::chrono::steady_clock::now() < until) {
+    ++walks;
+    RecordingReporter reporter;
+    try {
+      jb::BackupPlan plan = jb::plan_backup({{"data", tmp / "data"}}, jb::ExcludeSet{}, reporter);
+      const bool secret_planned = std::any_of(plan.entries.begin(), plan.entries.end(), [](const auto& e) {
+        return e.archive_path.find("shadow") != std::string::npos;
+      });
+      CHECK_FALSE(secret_planned);
+    } catch (const jb::Error& e) {
+      CHECK(e.kind() == jb::ErrorKind::kRuntime);
+      ++changed;
+    }
+  }
+  stop = true;
+  flipper.join();
+  CHECK(walks > 0);
+  INFO(walks << " walks, " << changed << " saw the tree change");
 }

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <ctime>
@@ -150,6 +151,25 @@ TEST_CASE("version_from_logs: only *.log files are read", "[installed_version]")
   auto v = jb::version_from_logs(tmp.path());
   REQUIRE(v);
   CHECK(v->version == "10.10.7");
+}
+
+TEST_CASE("version_from_logs: a FIFO or a symlink named like a log is never read",
+          "[installed_version]") {
+  // The log directory is the jellyfin user's: a FIFO would hang a reader
+  // for ever, a symlink would make root read any file.
+  TempDir tmp;
+  make_dirs(tmp / "log");
+  make_dirs(tmp / "elsewhere");
+  write_file(tmp / "log/log_1.log", log_with("10.10.7"));
+  set_mtime(tmp / "log/log_1.log", kOld);
+  write_file(tmp / "elsewhere/secret", log_with("10.11.0"));
+  REQUIRE(::symlink((tmp / "elsewhere/secret").c_str(), (tmp / "log/log_2.log").c_str()) == 0);
+  REQUIRE(::mkfifo((tmp / "log/log_3.log").c_str(), 0644) == 0);
+  set_mtime(tmp / "log/log_3.log", kNew);
+  auto v = jb::version_from_logs(tmp / "log");
+  REQUIRE(v);
+  CHECK(v->version == "10.10.7");
+  CHECK(v->source == "log " + (tmp / "log/log_1.log"));
 }
 
 TEST_CASE("version_from_logs: no logs, no version", "[installed_version]") {

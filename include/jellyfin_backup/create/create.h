@@ -40,6 +40,9 @@ struct CreateOptions {
   // Called once every file has been read, before the archive is finished
   // (compressed, synced, uploaded, named): the server may start again.
   std::function<void()> trees_read;
+  // Called once the trees are planned, before the first entry is read: a
+  // test seam to change a tree in that gap, as its owner could.
+  std::function<void()> planned;
   int level = 3;           // --level
   int threads = 0;         // --threads; 0 means the number of online CPUs
   std::vector<std::string> excludes;  // --exclude

@@ -3,6 +3,11 @@
 // per-tree counts and sizes, and hardlinks are resolved once: the first path
 // of an inode in archive order carries the data, later ones in the same tree
 // link to it.
+//
+// The trees belong to another user who may change them while root reads
+// them, so the walk never acts on a path string below a tree's root: every
+// directory is opened relative to its parent's fd, without following a
+// symlink, and checked (dev/ino/type) against the fstatat that planned it.
 #pragma once
 
 #include <sys/stat.h>
@@ -12,6 +17,7 @@
 #include <vector>
 
 #include "jellyfin_backup/create/exclude_set.h"
+#include "jellyfin_backup/error.h"
 #include "jellyfin_backup/reporter.h"
 
 namespace jb {
@@ -48,9 +54,23 @@ struct BackupPlan {
   std::uint64_t total_bytes() const;
 };
 
+// How many components below its tree's root an entry may have: the bound
+// restore and verify put on archives (format::kMaxDepth on the archive side;
+// keep the two equal), so create never writes an archive restore refuses.
+// Walking and streaming hold one fd per level of the current path (never by
+// path, so any path length works); the bound keeps that well inside the
+// default RLIMIT_NOFILE of 1024. Jellyfin's own trees are about ten deep.
+inline constexpr std::size_t kMaxTreeDepth = 256;
+
+// The error for an entry that is not what the walk planned (another inode,
+// another type, a symlink where a directory was): the tree changed under us.
+Error changed_while_read(const std::string& path);
+
 // Walks `trees` in order. Sockets are skipped with a warning (they are
 // recreated by their server). A directory that cannot be read is an error:
-// a backup silently missing files is worse than a failed one.
+// a backup silently missing files is worse than a failed one. So is a tree
+// deeper than kMaxTreeDepth, and a directory that is not what its parent
+// listed when it is opened (changed_while_read).
 BackupPlan plan_backup(const std::vector<TreeSpec>& trees, const ExcludeSet& excludes,
                        Reporter& reporter);
 
