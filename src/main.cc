@@ -77,7 +77,7 @@ jb::Error with_config_origin(const jb::Error& e) {
 
 int report(const jb::Error& error, const char* command, int argc, char** argv) {
   const jb::Error e = with_config_origin(error);
-  std::fprintf(stderr, "jellyfin-backup: error: %s\n", e.full_message().c_str());
+  jb::cli::print(stderr, "jellyfin-backup: error: %s\n", e.full_message().c_str());
   // Once the flags are parsed they say (the config file may have added
   // --json); before that, argv is all there is.
   const auto& mode = jb::cli::report_mode();

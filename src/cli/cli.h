@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "jellyfin_backup/error.h"
+#include "cli/terminal_escape.h"
 #include "jellyfin_backup/reporter.h"
 
 namespace jb::cli {

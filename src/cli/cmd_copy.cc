@@ -50,7 +50,7 @@ int cmd_copy(int argc, char** argv) {
                 {"warnings", reporter.warnings()}},
                /*to_stderr=*/to_stdout);
   } else if (!flags.quiet && (!to_stdout || ::isatty(STDERR_FILENO))) {
-    std::fprintf(to_stdout ? stderr : stdout, "Copied %s -> %s: %s, %llu files verified, in %.1f s\n",
+    print(to_stdout ? stderr : stdout, "Copied %s -> %s: %s, %llu files verified, in %.1f s\n",
                  r.source.c_str(), to_stdout ? "stdout" : r.dest.c_str(), human_bytes(r.bytes).c_str(),
                  static_cast<unsigned long long>(r.verify.files), r.seconds);
   }

@@ -109,20 +109,20 @@ int cmd_create(int argc, char** argv) {
     double pct = result.bytes_in ? 100.0 * static_cast<double>(result.bytes_out) /
                                        static_cast<double>(result.bytes_in)
                                  : 0;
-    std::fprintf(to_stdout ? stderr : stdout,
+    print(to_stdout ? stderr : stdout,
                  "Created %s: %llu files, %s -> %s (%.0f%%) in %.1f s\n",
                  to_stdout ? "archive on stdout" : result.path.c_str(),
                  static_cast<unsigned long long>(result.files), human_bytes(result.bytes_in).c_str(),
                  human_bytes(result.bytes_out).c_str(), pct, result.seconds);
     FILE* out = to_stdout ? stderr : stdout;
-    std::fprintf(out, "  Jellyfin %s (%s)\n", result.version.value_or("version unknown").c_str(),
+    print(out, "  Jellyfin %s (%s)\n", result.version.value_or("version unknown").c_str(),
                  opts.version_source.value_or("not found: pass --server-version").c_str());
     for (const auto& l : result.left_out)
-      std::fprintf(out, "  left out %s (%s%s)\n", l.path.c_str(), l.kind.c_str(),
+      print(out, "  left out %s (%s%s)\n", l.path.c_str(), l.kind.c_str(),
                    l.kind == "log"             ? "; --include-logs to keep it"
                    : l.kind == "previous tree" ? ", kept by a restore"
                                                : "; --include-cache to keep it");
-    if (auto line = server.summary(); !line.empty()) std::fprintf(out, "  %s\n", line.c_str());
+    if (auto line = server.summary(); !line.empty()) print(out, "  %s\n", line.c_str());
   }
   return 0;
 }

@@ -15,43 +15,43 @@ std::optional<double> ratio(const InspectResult& r) {
 
 void print_human(const std::string& archive, const InspectResult& r) {
   const Manifest& m = r.manifest;
-  std::printf("Archive:     %s", archive.c_str());
-  if (r.archive_bytes) std::printf(" (%s)", human_bytes(*r.archive_bytes).c_str());
-  std::printf("\nFormat:      jellyfin-backup v%d, written by jellyfin-backup %s\n", m.format_version,
+  print(stdout, "Archive:     %s", archive.c_str());
+  if (r.archive_bytes) print(stdout, " (%s)", human_bytes(*r.archive_bytes).c_str());
+  print(stdout, "\nFormat:      jellyfin-backup v%d, written by jellyfin-backup %s\n", m.format_version,
               m.tool_version.c_str());
-  std::printf("Created:     %s on %s\n", m.created.c_str(), m.host.c_str());
+  print(stdout, "Created:     %s on %s\n", m.created.c_str(), m.host.c_str());
   if (m.app_version)
-    std::printf("Jellyfin:    %s (from %s)\n", m.app_version->c_str(),
+    print(stdout, "Jellyfin:    %s (from %s)\n", m.app_version->c_str(),
                 m.app_version_source.value_or("unknown source").c_str());
   else
-    std::printf("Jellyfin:    version unknown\n");
-  std::printf("Trees:\n");
+    print(stdout, "Jellyfin:    version unknown\n");
+  print(stdout, "Trees:\n");
   for (const auto& t : m.trees) {
-    std::printf("  %-7s %-40s %8llu files %11s\n", t.name.c_str(), t.source.c_str(),
+    print(stdout, "  %-7s %-40s %8llu files %11s\n", t.name.c_str(), t.source.c_str(),
                 static_cast<unsigned long long>(t.files), human_bytes(t.bytes).c_str());
     if (t.inside)
-      std::printf("          (lay inside %s at %s; stored once)\n", t.inside->c_str(), t.inside_path.c_str());
+      print(stdout, "          (lay inside %s at %s; stored once)\n", t.inside->c_str(), t.inside_path.c_str());
   }
-  std::printf("Excluded:    ");
-  if (m.excludes.empty()) std::printf("(nothing)");
+  print(stdout, "Excluded:    ");
+  if (m.excludes.empty()) print(stdout, "(nothing)");
   for (std::size_t i = 0; i < m.excludes.size(); ++i)
-    std::printf("%s%s", i ? ", " : "", m.excludes[i].c_str());
+    print(stdout, "%s%s", i ? ", " : "", m.excludes[i].c_str());
   for (const auto& l : m.left_out)
-    std::printf("\nLeft out:    %s (Jellyfin's %s directory, %s)", l.path.c_str(), l.kind.c_str(), l.source.c_str());
-  if (m.forced) std::printf("\nForced:      %s", m.forced->c_str());
-  std::printf("\nCompression: zstd level %d", m.compression_level);
+    print(stdout, "\nLeft out:    %s (Jellyfin's %s directory, %s)", l.path.c_str(), l.kind.c_str(), l.source.c_str());
+  if (m.forced) print(stdout, "\nForced:      %s", m.forced->c_str());
+  print(stdout, "\nCompression: zstd level %d", m.compression_level);
   if (auto x = ratio(r))
-    std::printf(", ratio %.2f (%s -> %s)", *x, human_bytes(m.total_bytes()).c_str(),
+    print(stdout, ", ratio %.2f (%s -> %s)", *x, human_bytes(m.total_bytes()).c_str(),
                 human_bytes(*r.archive_bytes).c_str());
-  std::printf("\nChecksums:   xxh3-128 per file (CHECKSUMS.xxh128)\n");
-  if (!r.entries.empty()) std::printf("\n");
+  print(stdout, "\nChecksums:   xxh3-128 per file (CHECKSUMS.xxh128)\n");
+  if (!r.entries.empty()) print(stdout, "\n");
   for (const auto& e : r.entries) {
     std::string target;
     if (e.type == 'l') target = " -> " + e.link;
     if (e.type == 'h') target = " link to " + e.link;
     // Numeric, as restore will apply them (names are in --json).
     std::string owner = std::to_string(e.uid) + "/" + std::to_string(e.gid);
-    std::printf("%c%04o %-17s %12llu %s %s%s\n", e.type, e.mode, owner.c_str(),
+    print(stdout, "%c%04o %-17s %12llu %s %s%s\n", e.type, e.mode, owner.c_str(),
                 static_cast<unsigned long long>(e.size), table_time(utc_iso(e.mtime)).c_str(),
                 e.path.c_str(), target.c_str());
   }

@@ -23,20 +23,20 @@ const char* verified_text(const ArchiveInfo& a) {
 
 void print_table(const Location& where, const Catalog& catalog) {
   if (catalog.archives.empty()) {
-    std::printf("No archives in %s.\n", where.display().c_str());
+    print(stdout, "No archives in %s.\n", where.display().c_str());
     return;
   }
   std::uint64_t total = 0;
   for (const auto& a : catalog.archives) total += a.size;
-  std::printf("%s: %zu %s, %s (newest first)\n", where.display().c_str(), catalog.archives.size(),
+  print(stdout, "%s: %zu %s, %s (newest first)\n", where.display().c_str(), catalog.archives.size(),
               catalog.archives.size() == 1 ? "archive" : "archives", human_bytes(total).c_str());
-  std::printf("%-20s  %-10s  %10s  %7s  %-11s  %s\n", "CREATED", "JELLYFIN", "SIZE", "FILES", "VERIFIED", "NAME");
+  print(stdout, "%-20s  %-10s  %10s  %7s  %-11s  %s\n", "CREATED", "JELLYFIN", "SIZE", "FILES", "VERIFIED", "NAME");
   for (const auto& a : catalog.archives) {
     std::string files = a.manifest ? std::to_string(a.manifest->total_files()) : "-";
-    std::printf("%-20s  %-10s  %10s  %7s  %-11s  %s\n", table_time(a.created).c_str(),
+    print(stdout, "%-20s  %-10s  %10s  %7s  %-11s  %s\n", table_time(a.created).c_str(),
                 a.version.value_or("unknown").c_str(), human_bytes(a.size).c_str(), files.c_str(),
                 verified_text(a), a.name.c_str());
-    if (a.error) std::printf("    %s\n", a.error->c_str());
+    if (a.error) print(stdout, "    %s\n", a.error->c_str());
   }
 }
 

@@ -30,22 +30,22 @@ std::string reasons_text(const std::vector<std::string>& reasons) {
 }
 
 void print_human(const Store& store, const PruneOptions& opts, const PruneResult& r) {
-  std::printf("%s: %s\n", store.location().display().c_str(), opts.policy.describe().c_str());
+  print(stdout, "%s: %s\n", store.location().display().c_str(), opts.policy.describe().c_str());
   if (r.hosts.size() > 1) {
     std::string hosts;
     for (const auto& h : r.hosts) hosts += (hosts.empty() ? "" : ", ") + h;
     if (opts.group_by_host)
-      std::printf("Archives of %zu hosts, judged apart (--group-by none judges them together): %s\n",
+      print(stdout, "Archives of %zu hosts, judged apart (--group-by none judges them together): %s\n",
                   r.hosts.size(), hosts.c_str());
     else
-      std::printf("Archives of %zu hosts, judged together: %s\n", r.hosts.size(), hosts.c_str());
+      print(stdout, "Archives of %zu hosts, judged together: %s\n", r.hosts.size(), hosts.c_str());
   }
   std::size_t kept = 0, removed = 0;
   for (const auto& a : r.archives) (a.keep ? kept : removed)++;
-  std::printf("Keep %zu %s:\n", kept, kept == 1 ? "archive" : "archives");
+  print(stdout, "Keep %zu %s:\n", kept, kept == 1 ? "archive" : "archives");
   for (const auto& a : r.archives)
     if (a.keep)
-      std::printf("  %-20s  %-10s  %10s  %s  (%s)\n", table_time(a.info.created).c_str(), a.info.version.value_or("unknown").c_str(),
+      print(stdout, "  %-20s  %-10s  %10s  %s  (%s)\n", table_time(a.info.created).c_str(), a.info.version.value_or("unknown").c_str(),
                   human_bytes(a.info.size).c_str(), a.info.name.c_str(), reasons_text(a.reasons).c_str());
   if (removed) {
     std::uint64_t planned_bytes = 0;
@@ -57,24 +57,24 @@ void print_human(const Store& store, const PruneOptions& opts, const PruneResult
       }
     const char* noun = removed == 1 ? "archive" : "archives";
     if (opts.dry_run)
-      std::printf("Would remove %zu %s (%s):\n", removed, noun, human_bytes(planned_bytes).c_str());
+      print(stdout, "Would remove %zu %s (%s):\n", removed, noun, human_bytes(planned_bytes).c_str());
     else if (done == removed)
-      std::printf("Removed %zu %s (%s freed):\n", removed, noun, human_bytes(r.freed_bytes).c_str());
+      print(stdout, "Removed %zu %s (%s freed):\n", removed, noun, human_bytes(r.freed_bytes).c_str());
     else
-      std::printf("Removed %zu of %zu %s (%s freed):\n", done, removed, noun, human_bytes(r.freed_bytes).c_str());
+      print(stdout, "Removed %zu of %zu %s (%s freed):\n", done, removed, noun, human_bytes(r.freed_bytes).c_str());
     for (const auto& a : r.archives)
       if (!a.keep)
-        std::printf("  %-20s  %-10s  %10s  %s%s\n", table_time(a.info.created).c_str(), a.info.version.value_or("unknown").c_str(),
+        print(stdout, "  %-20s  %-10s  %10s  %s%s\n", table_time(a.info.created).c_str(), a.info.version.value_or("unknown").c_str(),
                     human_bytes(a.info.size).c_str(), a.info.name.c_str(),
                     a.error.empty() ? "" : ("  NOT REMOVED: " + a.error).c_str());
   }
   for (const auto& u : r.unreadable)
-    std::printf("Skipped (kept, unreadable): %s: %s\n", u.name.c_str(), u.error.value_or("").c_str());
+    print(stdout, "Skipped (kept, unreadable): %s: %s\n", u.name.c_str(), u.error.value_or("").c_str());
   if (const auto leftover = r.orphan_sidecars.size())
-    std::printf("%s %zu %s whose archive was already gone.\n", opts.dry_run ? "Would remove" : "Removed",
+    print(stdout, "%s %zu %s whose archive was already gone.\n", opts.dry_run ? "Would remove" : "Removed",
                 leftover, leftover == 1 ? "sidecar" : "sidecars");
-  if (opts.dry_run) std::printf("Nothing was removed (--dry-run).\n");
-  else if (removed == 0) std::printf("Nothing to remove.\n");
+  if (opts.dry_run) print(stdout, "Nothing was removed (--dry-run).\n");
+  else if (removed == 0) print(stdout, "Nothing to remove.\n");
 }
 
 }  // namespace

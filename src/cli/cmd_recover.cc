@@ -36,19 +36,19 @@ int cmd_recover(int argc, char** argv) {
   } else if (!flags.quiet) {
     switch (r.outcome) {
       case RecoverResult::Outcome::kCompleted:
-        std::printf("Recovered: the interrupted restore of %s is complete; both trees come from it.\n",
+        print(stdout, "Recovered: the interrupted restore of %s is complete; both trees come from it.\n",
                     r.archive.c_str());
         break;
       case RecoverResult::Outcome::kRolledBack:
-        std::printf("Recovered: the interrupted restore of %s was undone; both trees are as before.\n",
+        print(stdout, "Recovered: the interrupted restore of %s was undone; both trees are as before.\n",
                     r.archive.c_str());
         break;
       case RecoverResult::Outcome::kNothingPending:
-        std::printf("Nothing to recover: no interrupted restore.");
-        if (r.removed_staging.empty()) std::printf("\n");
-        else std::printf(" Removed %zu leftover staging %s:\n", r.removed_staging.size(),
+        print(stdout, "Nothing to recover: no interrupted restore.");
+        if (r.removed_staging.empty()) print(stdout, "\n");
+        else print(stdout, " Removed %zu leftover staging %s:\n", r.removed_staging.size(),
                          r.removed_staging.size() == 1 ? "directory" : "directories");
-        for (const auto& p : r.removed_staging) std::printf("  %s\n", p.c_str());
+        for (const auto& p : r.removed_staging) print(stdout, "  %s\n", p.c_str());
         break;
     }
   }

@@ -17,28 +17,28 @@ nlohmann::json diff_json(const TreeDiff& d) {
 
 void print_human(const std::string& archive, const RestoreResult& r) {
   const Manifest& m = r.manifest;
-  std::printf("%s %s (created %s on %s, Jellyfin %s)\n",
+  print(stdout, "%s %s (created %s on %s, Jellyfin %s)\n",
               r.dry_run ? "Dry run: verified" : "Restored", archive.c_str(), m.created.c_str(),
               m.host.c_str(), m.app_version.value_or("version unknown").c_str());
   for (const auto& t : r.trees) {
-    std::printf("  %-7s -> %s: %llu files, %s", t.name.c_str(), t.target.c_str(),
+    print(stdout, "  %-7s -> %s: %llu files, %s", t.name.c_str(), t.target.c_str(),
                 static_cast<unsigned long long>(t.files), human_bytes(t.bytes).c_str());
     if (t.diff) {
-      std::printf("; would add %llu, remove %llu, change %llu (%llu unchanged)",
+      print(stdout, "; would add %llu, remove %llu, change %llu (%llu unchanged)",
                   static_cast<unsigned long long>(t.diff->added),
                   static_cast<unsigned long long>(t.diff->removed),
                   static_cast<unsigned long long>(t.diff->changed),
                   static_cast<unsigned long long>(t.diff->unchanged));
     } else if (t.inside) {
-      std::printf(" (inside %s, swapped with it)", t.inside->c_str());
+      print(stdout, " (inside %s, swapped with it)", t.inside->c_str());
     } else if (t.backup) {
-      std::printf("; old tree kept as %s", t.backup->c_str());
+      print(stdout, "; old tree kept as %s", t.backup->c_str());
     } else if (!t.target_existed) {
-      std::printf(" (new)");
+      print(stdout, " (new)");
     }
-    std::printf("\n");
+    print(stdout, "\n");
   }
-  if (r.dry_run) std::printf("Nothing was changed (--dry-run).\n");
+  if (r.dry_run) print(stdout, "Nothing was changed (--dry-run).\n");
 }
 
 }  // namespace
@@ -133,7 +133,7 @@ int cmd_restore(int argc, char** argv) {
                 {"warnings", result.warnings}});
   } else if (!flags.quiet) {
     print_human(opts.archive, result);
-    if (auto line = server.summary(); !line.empty()) std::printf("%s\n", line.c_str());
+    if (auto line = server.summary(); !line.empty()) print(stdout, "%s\n", line.c_str());
   }
   return 0;
 }

@@ -59,7 +59,7 @@ int cmd_verify(int argc, char** argv) {
 
   if (flags.json) print_json(to_json(archive, verified));
   if (!result.ok()) {
-    std::fprintf(stderr,
+    print(stderr,
                  "jellyfin-backup: error: %s: %s; %llu bad %s (--json lists them all): the "
                  "archive is damaged, do not restore from it\n",
                  archive.c_str(), describe_problem(result.problems.front()).c_str(),
@@ -69,7 +69,7 @@ int cmd_verify(int argc, char** argv) {
   }
   if (!flags.json && !flags.quiet) {
     const Manifest& m = *result.manifest;
-    std::printf("%s: OK: %llu files, %s verified (created %s on %s, Jellyfin %s)\n",
+    print(stdout, "%s: OK: %llu files, %s verified (created %s on %s, Jellyfin %s)\n",
                 archive.c_str(), static_cast<unsigned long long>(result.files),
                 human_bytes(result.bytes).c_str(), m.created.c_str(), m.host.c_str(),
                 m.app_version.value_or("version unknown").c_str());

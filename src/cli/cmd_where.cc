@@ -74,22 +74,22 @@ int cmd_where(int argc, char** argv) {
     print_json(j);
     return 0;
   }
-  std::printf("Jellyfin install: %s (%s)\n", std::string(install_type_name(in.type)).c_str(), in.why.c_str());
+  print(stdout, "Jellyfin install: %s (%s)\n", std::string(install_type_name(in.type)).c_str(), in.why.c_str());
   for (const auto& [what, dir] : rows) {
     std::string rel = relation(what, *dir, in);
-    std::printf("  %-10s %s%s  [%s]%s%s\n", what.c_str(), dir->path.c_str(), dir->exists ? "" : " (missing)",
+    print(stdout, "  %-10s %s%s  [%s]%s%s\n", what.c_str(), dir->path.c_str(), dir->exists ? "" : " (missing)",
                 dir->source.c_str(), rel.empty() ? "" : "  ", rel.c_str());
   }
-  if (wrote) std::printf("  %-10s %s  [%s]\n", "version", wrote->version.c_str(), wrote->source.c_str());
-  else std::printf("  %-10s unknown (no version line in the logs, no package)\n", "version");
+  if (wrote) print(stdout, "  %-10s %s  [%s]\n", "version", wrote->version.c_str(), wrote->source.c_str());
+  else print(stdout, "  %-10s unknown (no version line in the logs, no package)\n", "version");
   if (installed && (!wrote || installed->source != wrote->source))
-    std::printf("  %-10s %s  [%s]\n", "installed", installed->version.c_str(), installed->source.c_str());
+    print(stdout, "  %-10s %s  [%s]\n", "installed", installed->version.c_str(), installed->source.c_str());
   if (scan.processes.empty()) {
-    std::printf("  %-10s no%s\n", "running",
+    print(stdout, "  %-10s no%s\n", "running",
                 scan.unreadable ? " (some processes of other users could not be checked: run as root)" : "");
   } else {
-    std::printf("  %-10s yes: %s\n", "running", describe_processes(scan.processes).c_str());
-    std::printf("             %s\n", stop_hint(in.type).c_str());
+    print(stdout, "  %-10s yes: %s\n", "running", describe_processes(scan.processes).c_str());
+    print(stdout, "             %s\n", stop_hint(in.type).c_str());
   }
   return 0;
 }

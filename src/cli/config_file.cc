@@ -66,7 +66,7 @@ std::string read_config_text(const std::string& path, bool required) {
     // The default file, kept from other users (it may hold their stop
     // commands): they run without it rather than not at all.
     if (errno == EACCES && !required) {
-      std::fprintf(stderr, "jellyfin-backup: warning: %s: not readable by this user; its defaults are not used\n",
+      print(stderr, "jellyfin-backup: warning: %s: not readable by this user; its defaults are not used\n",
                    path.c_str());
       return {};
     }

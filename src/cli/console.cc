@@ -44,7 +44,7 @@ void ConsoleReporter::clear_line() {
 void ConsoleReporter::warning(const std::string& message) {
   warnings_.push_back(message);
   clear_line();
-  std::fprintf(stderr, "jellyfin-backup: warning: %s\n", message.c_str());
+  print(stderr, "jellyfin-backup: warning: %s\n", message.c_str());
 }
 
 void ConsoleReporter::progress(const Progress& p) {
@@ -66,7 +66,7 @@ void ConsoleReporter::progress(const Progress& p) {
     std::snprintf(buf, sizeof buf, ", ETA %ld:%02ld", eta / 60, eta % 60);
     line += buf;
   }
-  std::fprintf(stderr, "\r\033[K%s", line.c_str());
+  print(stderr, "\r\033[K%s", line.c_str());
   std::fflush(stderr);
   line_shown_ = true;
 }
@@ -88,7 +88,7 @@ void add_failure(nlohmann::json& object, ErrorKind kind, const std::string& erro
 }
 
 int report_failure(ErrorKind kind, const std::string& error) {
-  std::fprintf(stderr, "jellyfin-backup: error: %s\n", error.c_str());
+  print(stderr, "jellyfin-backup: error: %s\n", error.c_str());
   return static_cast<int>(kind);
 }
 

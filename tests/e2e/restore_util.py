@@ -227,7 +227,8 @@ class ArchiveBuilder:
         lines = self.checksum_lines(manifest_bytes)
         if checksum_edit:
             checksum_edit(lines)
-        sums = "".join(f"{h}  {n}\n" for h, n in lines).encode()
+        # Names that are not UTF-8 are surrogate escapes, as tarfile takes them.
+        sums = "".join(f"{h}  {n}\n" for h, n in lines).encode("utf-8", "surrogateescape")
         out = io.BytesIO()
         members = list(self.members)
         if with_manifest:
