@@ -23,6 +23,9 @@ class StagingDir {
 
   int fd() const { return fd_.get(); }
   const std::string& path() const { return path_; }
+  // What follows prefix_for() in its name (this process's pid): the swap
+  // journal records it, and derives the path from it by the same rule.
+  std::string id() const { return path_.substr(path_.rfind('.') + 1); }
   // The staging directory now belongs to the swap (or was removed by it).
   void release() { released_ = true; }
   // Removes it now (idempotent).
