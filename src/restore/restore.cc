@@ -190,8 +190,10 @@ std::vector<TreeTarget> plan_targets(const std::string& config, const std::strin
 // hands every accepted entry to the SafeExtractor.
 class RestoreConsumer : public EntryConsumer {
  public:
-  RestoreConsumer(const RestoreOptions& options, std::vector<TreeTarget> trees, Reporter& reporter)
-      : options_(options), trees_(std::move(trees)), reporter_(reporter) {}
+  // `roots`: both trees as given (config, data), even with --only.
+  RestoreConsumer(const RestoreOptions& options, std::vector<TreeTarget> trees,
+                  std::vector<std::string> roots, Reporter& reporter)
+      : options_(options), trees_(std::move(trees)), roots_(std::move(roots)), reporter_(reporter) {}
 
   void on_manifest(const Manifest& m) override {
     for (const auto& t : trees_) {
@@ -204,7 +206,7 @@ class RestoreConsumer : public EntryConsumer {
     staging_.reserve(trees_.size());
     nested_.resize(trees_.size());
     for (const auto& t : trees_)
-      if (!t.nested_in) staging_.push_back(StagingDir::create(t.target, t.in_place));
+      if (!t.nested_in) staging_.push_back(StagingDir::create(t.target, t.in_place, roots_));
     std::vector<ExtractTarget> targets;
     for (std::size_t i = 0; i < trees_.size(); ++i) {
       const TreeTarget& t = trees_[i];
@@ -278,6 +280,7 @@ class RestoreConsumer : public EntryConsumer {
  private:
   const RestoreOptions& options_;
   std::vector<TreeTarget> trees_;
+  std::vector<std::string> roots_;
   Reporter& reporter_;
   std::vector<StagingDir> staging_;  // trees that are not nested, in order
   std::vector<UniqueFd> nested_;     // by tree: the nested trees' temporary roots
@@ -331,7 +334,7 @@ RestoreResult restore(const RestoreOptions& options, Reporter& outer) {
   // Second, read the archive once: verify every byte while extracting into
   // staging. Nothing outside the staging directories is written.
   auto source = open_source(options.archive);
-  RestoreConsumer consumer(options, trees, reporter);
+  RestoreConsumer consumer(options, trees, {config, data}, reporter);
   VerifyResult verified = verify_archive(*source, reporter, &consumer);
   if (!verified.ok()) {
     throw damaged_error(verified.damage(source->name()), "nothing was restored; the targets are untouched");

@@ -14,6 +14,7 @@
 #include "jellyfin_backup/io/paths.h"
 #include "jellyfin_backup/io/remove_tree.h"
 #include "jellyfin_backup/io/unique_fd.h"
+#include "jellyfin_backup/restore/staging_dir.h"
 #include "jellyfin_backup/restore/state_dir.h"
 
 namespace jb {
@@ -43,29 +44,16 @@ Error changed(const std::string& path, const std::string& what) {
   return io_error(path, what + " (did something else change the trees during the restore?)", 0, kRecoverHint);
 }
 
-// The directory that holds the swap's three names, opened once, up front.
-// Usually the target's parent. If that parent lies inside one of the trees
-// the command was given (a tree nested in the other, restored alone), its
-// owner can write it: it is reached from that tree's root one component at
-// a time, never through a symlink. For a mount point swapped one level
-// down, it is the target itself.
+// The directory that holds the swap's three names, opened once, up front:
+// the target's parent (open_target_parent: beneath the other tree when it
+// lies inside it), or for a mount point swapped one level down, the target.
 struct SwapDir {
   DirFd dir;
   std::string target, staging, backup;  // names in `dir`
 };
 
-DirFd open_parent(const std::string& target, const std::vector<std::string>& roots) {
-  const std::string parent = parent_of(target);
-  for (const auto& root : roots) {
-    if (root == target || root == parent) continue;
-    const std::string rel = relative_below(parent, root);
-    if (!rel.empty()) return DirFd::open(root).open_beneath(rel);
-  }
-  return DirFd::open(parent);
-}
-
 SwapDir open_swap_dir(const SwapTree& t, const std::vector<std::string>& roots) {
-  DirFd parent = open_parent(t.target, roots);
+  DirFd parent = open_target_parent(t.target, roots);
   if (!t.in_place) return {std::move(parent), name_of(t.target), name_of(t.staging()), name_of(t.backup())};
   return {parent.open_dir(name_of(t.target)), {}, name_of(t.staging()), name_of(t.backup())};
 }
