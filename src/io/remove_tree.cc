@@ -128,6 +128,9 @@ void remove_tree_at(int dir_fd, const std::string& name, const std::string& disp
       if (!child_st) continue;  // gone already
       if (!S_ISDIR(child_st->st_mode)) throw changed_under_us(cur.path_of(child));
       const std::string child_display = cur.path_of(child);
+      // Another filesystem mounted in the tree is not part of it.
+      if (child_st->st_dev != st.st_dev)
+        throw io_error(child_display, "is a mount point: not removed", 0, "unmount it, then remove what is left by hand");
       DirFd next(open_checked(cur.fd(), child, *child_st, child_display), child_display);
       cur = std::move(next);
       stack.push_back(enter(cur, child, child_display));

@@ -460,9 +460,8 @@ RecoverResult recover(const std::string& data_dir, const std::string& config_dir
       pid_t pid = static_cast<pid_t>(std::atol(pid_text.c_str()));
       // A restore running now (EPERM: alive, but another user's).
       if (pid > 0 && pid != ::getpid() && (::kill(pid, 0) == 0 || errno == EPERM)) continue;
-      // Ours only: a staging directory is made 0700 by the user restoring.
-      auto st = dir->stat_at(name);
-      if (!st || untrusted_because(*st, /*dir=*/true)) continue;
+      // Removed through the fd of its parent, never following a link: at
+      // worst a look-alike the tree's owner made in a parent it can write.
       remove_tree_at(dir->fd(), name, dir->path_of(name));
       result.removed_staging.push_back(dir->path_of(name));
     }

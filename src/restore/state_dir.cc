@@ -41,10 +41,13 @@ Error refuse(const std::string& path, const std::string& why) {
 
 // Opens `path` without following a symlink in its last component, and
 // checks owner, mode and that it is what lstat saw.
-std::optional<DirFd> open_checked(const std::string& path) {
+// `absent_if_unreachable`: a directory we cannot even look at (EACCES,
+// ENOTDIR on the way) holds no journal of ours either.
+std::optional<DirFd> open_checked(const std::string& path, bool absent_if_unreachable) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return std::nullopt;
+    if (errno == ENOENT || (absent_if_unreachable && (errno == EACCES || errno == ENOTDIR)))
+      return std::nullopt;
     throw io_error(path, "cannot use the restore journal directory", errno);
   }
   if (auto why = untrusted_because(st, /*dir=*/true)) throw refuse(path, *why);
@@ -92,11 +95,19 @@ std::string state_dir_path() {
   return strip_slashes(base) + "/jellyfin-backup";
 }
 
-std::optional<DirFd> open_state_dir() { return open_checked(state_dir_path()); }
+std::optional<DirFd> open_state_dir() {
+  std::string path;
+  try {
+    path = state_dir_path();
+  } catch (const Error&) {
+    return std::nullopt;  // nowhere to keep journals: none were written
+  }
+  return open_checked(path, /*absent_if_unreachable=*/true);
+}
 
 DirFd open_or_create_state_dir() {
   const std::string path = state_dir_path();
-  if (auto dir = open_checked(path)) return std::move(*dir);
+  if (auto dir = open_checked(path, false)) return std::move(*dir);
   // Missing parents too (~/.local/state), each private: mkdir -p -m 0700.
   std::string prefix;
   std::size_t from = 1;
@@ -109,7 +120,7 @@ DirFd open_or_create_state_dir() {
     if (slash == std::string::npos) break;
     from = slash + 1;
   }
-  auto dir = open_checked(path);
+  auto dir = open_checked(path, false);
   if (!dir) throw io_error(path, "cannot create the restore journal directory", ENOENT);
   return std::move(*dir);
 }

@@ -107,9 +107,19 @@ void put_in_place_inside(const SwapTree& t, const SwapDir& s) {
     throw changed(staging->path(), "is not the staged tree");
   // root was read before emptying it changes its mtime (after a crash in
   // this loop the mtime is the one thing not exact).
-  for (const auto& name : staging->list())
-    if (rename_at(*staging, name, target, name, RENAME_NOREPLACE) != 0)
+  for (const auto& name : staging->list()) {
+    if (rename_at(*staging, name, target, name, RENAME_NOREPLACE) == 0) continue;
+    // The target's owner made an entry of that name after the old ones went
+    // aside: it is not ours to keep in the restored tree, and must not
+    // block the swap (recover would meet it again). Exchange it for the
+    // staged entry, then it joins the old tree (or, if that name is taken
+    // there too, is removed).
+    if ((errno != EEXIST && errno != ENOTEMPTY) || rename_at(*staging, name, target, name, RENAME_EXCHANGE) != 0)
       throw io_error(staging->path_of(name), "cannot move into " + target.path(), errno, kRecoverHint);
+    if (!backup) backup = target.open_dir(s.backup);
+    if (rename_at(*staging, name, *backup, name, RENAME_NOREPLACE) != 0)
+      remove_tree_at(staging->fd(), name, staging->path_of(name));
+  }
   if (::unlinkat(target.fd(), s.staging.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
     throw io_error(staging->path(), "cannot remove", errno, kRecoverHint);
   // The mount point takes the staged root's owner, mode and mtime, through
@@ -158,15 +168,24 @@ void put_in_place(const SwapTree& t, const SwapDir& s) {
 
 // Step 2 for one tree: the old tree, now under the staging name, goes to
 // the backup name (also with discard_old: it is removed once the journal
-// is gone, so that its removal can fail without blocking anything).
-void put_old_aside(const SwapTree& t, const SwapDir& s) {
-  if (t.in_place) return;  // already aside, inside the target
+// is gone, so that its removal can fail without blocking anything). The new
+// tree is in place already: a failure here (someone took the backup name in
+// a parent they can write) is reported, and the old tree stays where it is.
+// Returns false when the old tree could not be moved (then the backup name
+// is not ours, and discard_old must leave it alone).
+bool put_old_aside(const SwapTree& t, const SwapDir& s, Reporter& reporter) {
+  if (t.in_place) return true;  // already aside, inside the target
   auto st = s.dir.stat_at(s.staging);
-  if (!st || holds_staged(s.dir, s.staging, t)) return;
-  if (rename_at(s.dir, s.staging, s.dir, s.backup, RENAME_NOREPLACE) != 0)
-    throw io_error(t.backup(), "cannot move the old tree aside", errno,
-                   "the restored tree is in place; the old one is at " + t.staging());
+  if (!st || holds_staged(s.dir, s.staging, t)) return true;
+  if (rename_at(s.dir, s.staging, s.dir, s.backup, RENAME_NOREPLACE) != 0) {
+    const int err = errno;
+    reporter.warning(io_error(t.backup(), "cannot move the old tree aside", err).what() +
+                     std::string("; the restored tree is in place, the old one is at ") + t.staging() +
+                     ": move or remove it by hand");
+    return false;
+  }
   s.dir.sync();
+  return true;
 }
 
 // With discard_old, after the journal is gone: the old tree is removed.
@@ -233,9 +252,10 @@ SwapOutcome complete_swap(const SwapPlan& plan, const std::vector<std::string>& 
     }
     forward = forward && staged;
   }
+  std::vector<bool> aside(plan.trees.size(), false);
   if (forward) {
     for (std::size_t i = 0; i < plan.trees.size(); ++i) put_in_place(plan.trees[i], dirs[i]);
-    for (std::size_t i = 0; i < plan.trees.size(); ++i) put_old_aside(plan.trees[i], dirs[i]);
+    for (std::size_t i = 0; i < plan.trees.size(); ++i) aside[i] = put_old_aside(plan.trees[i], dirs[i], reporter);
   } else {
     reporter.warning("a staged tree of the interrupted restore is missing: rolling back");
     for (std::size_t i = 0; i < plan.trees.size(); ++i) take_back(plan.trees[i], dirs[i]);
@@ -243,7 +263,8 @@ SwapOutcome complete_swap(const SwapPlan& plan, const std::vector<std::string>& 
   // The new trees are in place (or the old ones back): nothing is pending.
   remove_journals(plan);
   if (forward && plan.discard_old)
-    for (std::size_t i = 0; i < plan.trees.size(); ++i) discard_old(plan.trees[i], dirs[i], reporter);
+    for (std::size_t i = 0; i < plan.trees.size(); ++i)
+      if (aside[i]) discard_old(plan.trees[i], dirs[i], reporter);
   return forward ? SwapOutcome::kCompleted : SwapOutcome::kRolledBack;
 }
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/mount.h>
 #include <sys/resource.h>
 
 #include <atomic>
@@ -262,4 +263,21 @@ TEST_CASE("remove_tree: a directory swapped for a symlink mid-removal never redi
   }
   INFO("rounds " << rounds << ", failures " << failures);
   CHECK(rounds > 0);
+}
+
+TEST_CASE("remove_tree: never empties another filesystem mounted in the tree", "[remove_tree]") {
+  if (::geteuid() != 0) {
+    WARN("needs root (mount)");
+    return;
+  }
+  TempDir tmp;
+  make_dirs(tmp / "tree/mnt");
+  if (::mount("none", (tmp / "tree/mnt").c_str(), "tmpfs", 0, "size=64k") != 0) {
+    WARN("cannot mount a tmpfs here");
+    return;
+  }
+  write_file(tmp / "tree/mnt/keep", "keep");
+  CHECK_THROWS_AS(remove_tree(tmp / "tree"), jb::Error);
+  CHECK(read_file(tmp / "tree/mnt/keep") == "keep");
+  ::umount2((tmp / "tree/mnt").c_str(), MNT_DETACH);
 }

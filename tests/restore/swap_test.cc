@@ -529,3 +529,18 @@ TEST_CASE("swap: discard_old that cannot remove the old tree still completes, wi
   REQUIRE(reporter.warnings.size() == 1);
   CHECK(reporter.warnings[0].find(s.data().backup()) != std::string::npos);
 }
+
+TEST_CASE("swap: a backup name taken during the swap leaves the old tree at the staging name, "
+          "with a warning, and nothing pending", "[swap]") {
+  Setup s;
+  jb::write_journal(s.plan);
+  write_file(s.data().backup(), "someone else's");
+  RecordingReporter reporter;
+  CHECK(jb::complete_swap(s.plan, reporter) == SwapOutcome::kCompleted);
+  CHECK(read_file(s.data().target + "/which") == "new data");
+  CHECK(read_file(s.data().staging() + "/which") == "old data");
+  CHECK(read_file(s.data().backup()) == "someone else's");
+  REQUIRE(reporter.warnings.size() == 1);
+  CHECK(reporter.warnings[0].find(s.data().staging()) != std::string::npos);
+  CHECK_NOTHROW(jb::check_no_pending_restore({s.config().target, s.data().target}));
+}

@@ -11,7 +11,8 @@
 // down; each directory is listed once (again only if entries appear), so
 // time is linear in the size of the tree. A directory that is moved, or an
 // entry swapped for another, under the walk is an error naming it, never a
-// reason to act elsewhere.
+// reason to act elsewhere; so is a mount point inside the tree (another
+// filesystem is not part of it).
 #pragma once
 
 #include <string>

@@ -21,8 +21,9 @@ namespace jb {
 // The state directory's path by the rule above (no filesystem access).
 std::string state_dir_path();
 
-// The state directory, checked; nullopt when it does not exist (nothing was
-// ever journaled). Throws Error(kRefused) when it is not trustworthy.
+// The state directory, checked; nullopt when it does not exist, or cannot
+// be named or reached (then nothing was ever journaled there). Throws
+// Error(kRefused) when it is not trustworthy.
 std::optional<DirFd> open_state_dir();
 
 // Same, creating it (and missing parents) with mode 0700 when missing.
