@@ -68,9 +68,11 @@ def nobody_state_dir() -> str:
     """The unprivileged user's own state directory (made on first use, removed at exit)."""
     global _nobody_state_dir
     if _nobody_state_dir is None:
-        parent = os.path.join(_STATE_PARENT, "nobody")
-        os.mkdir(parent, 0o755)
-        os.chmod(_STATE_PARENT, 0o755)
+        # Apart from STATE_DIR, whose parent stays closed: a run as the user that was not given
+        # its own finds no state directory there rather than root's.
+        parent = tempfile.mkdtemp(prefix="jb-e2e-state-nobody-")
+        os.chmod(parent, 0o755)
+        _atexit.register(shutil.rmtree, parent, True)
         os.chown(parent, NOBODY, NOBODY)
         _nobody_state_dir = os.path.join(parent, "state")
     return _nobody_state_dir
