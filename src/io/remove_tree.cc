@@ -130,7 +130,8 @@ void remove_tree_at(int dir_fd, const std::string& name, const std::string& disp
       const std::string child_display = cur.path_of(child);
       // Another filesystem mounted in the tree is not part of it.
       if (child_st->st_dev != st.st_dev)
-        throw io_error(child_display, "is a mount point: not removed", 0, "unmount it, then remove what is left by hand");
+        throw io_error(child_display, "is a mount point: not removed", 0,
+                       "unmount it, then remove what is left by hand");
       DirFd next(open_checked(cur.fd(), child, *child_st, child_display), child_display);
       cur = std::move(next);
       stack.push_back(enter(cur, child, child_display));
@@ -157,10 +158,10 @@ void remove_tree_at(int dir_fd, const std::string& name, const std::string& disp
     DirFd up_dir(std::move(up), parent.display);
     // The name must still be the directory we emptied, not one swapped in.
     auto named = up_dir.stat_at(top.name);
-    if (named && (named->st_dev != top.dev || named->st_ino != top.ino))
-      throw changed_under_us(top.display);
+    if (named && (named->st_dev != top.dev || named->st_ino != top.ino)) throw changed_under_us(top.display);
     if (named && ::unlinkat(up_dir.fd(), top.name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
-      if (errno != ENOTEMPTY || ++top.relists > kMaxRelists) throw io_error(top.display, "cannot remove", errno);
+      if (errno != ENOTEMPTY || ++top.relists > kMaxRelists)
+        throw io_error(top.display, "cannot remove", errno);
       top.pending = remove_files(cur);  // entries appeared: empty it again
       continue;
     }

@@ -64,14 +64,16 @@ bool holds_staged(const DirFd& dir, const std::string& name, const SwapTree& t) 
   return st && S_ISDIR(st->st_mode) && st->st_dev == t.staged_dev && st->st_ino == t.staged_ino;
 }
 
-int rename_at(const DirFd& from, const std::string& a, const DirFd& to, const std::string& b, unsigned flags) {
+int rename_at(const DirFd& from, const std::string& a, const DirFd& to, const std::string& b,
+              unsigned flags) {
   return ::renameat2(from.fd(), a.c_str(), to.fd(), b.c_str(), flags);
 }
 
 // A directory of ours inside a tree someone else can write: made by us
 // (owner euid) and closed to others, so nobody else put anything in it.
 void check_ours(const DirFd& dir) {
-  if (auto why = untrusted_because(dir.stat(), /*dir=*/true)) throw changed(dir.path(), "is not ours: it " + *why);
+  if (auto why = untrusted_because(dir.stat(), /*dir=*/true))
+    throw changed(dir.path(), "is not ours: it " + *why);
 }
 
 bool marker_in(const DirFd& backup) {
@@ -92,7 +94,8 @@ void put_in_place_inside(const SwapTree& t, const SwapDir& s) {
     }
     check_ours(*backup);
     for (const auto& name : target.list())
-      if (name != s.staging && name != s.backup && rename_at(target, name, *backup, name, RENAME_NOREPLACE) != 0)
+      if (name != s.staging && name != s.backup &&
+          rename_at(target, name, *backup, name, RENAME_NOREPLACE) != 0)
         throw io_error(target.path_of(name), "cannot move into " + backup->path(), errno, kRecoverHint);
     UniqueFd marker = backup->open_at(kAsideMarker, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (!marker || ::fsync(marker.get()) != 0)
@@ -114,7 +117,8 @@ void put_in_place_inside(const SwapTree& t, const SwapDir& s) {
     // block the swap (recover would meet it again). Exchange it for the
     // staged entry, then it joins the old tree (or, if that name is taken
     // there too, is removed).
-    if ((errno != EEXIST && errno != ENOTEMPTY) || rename_at(*staging, name, target, name, RENAME_EXCHANGE) != 0)
+    if ((errno != EEXIST && errno != ENOTEMPTY) ||
+        rename_at(*staging, name, target, name, RENAME_EXCHANGE) != 0)
       throw io_error(staging->path_of(name), "cannot move into " + target.path(), errno, kRecoverHint);
     if (!backup) backup = target.open_dir(s.backup);
     if (rename_at(*staging, name, *backup, name, RENAME_NOREPLACE) != 0)
@@ -126,9 +130,11 @@ void put_in_place_inside(const SwapTree& t, const SwapDir& s) {
   // its fd; after the rmdir, which touches the mtime.
   if (::geteuid() == 0 && ::fchown(target.fd(), root.st_uid, root.st_gid) != 0)
     throw io_error(target.path(), "cannot set owner", errno);
-  if (::fchmod(target.fd(), root.st_mode & 07777) != 0) throw io_error(target.path(), "cannot set permissions", errno);
+  if (::fchmod(target.fd(), root.st_mode & 07777) != 0)
+    throw io_error(target.path(), "cannot set permissions", errno);
   const timespec times[2] = {{0, UTIME_NOW}, root.st_mtim};
-  if (::futimens(target.fd(), times) != 0) throw io_error(target.path(), "cannot set modification time", errno);
+  if (::futimens(target.fd(), times) != 0)
+    throw io_error(target.path(), "cannot set modification time", errno);
   target.sync();
 }
 
@@ -163,7 +169,8 @@ void put_in_place(const SwapTree& t, const SwapDir& s) {
                                     : rename_at(s.dir, s.staging, s.dir, s.target, RENAME_NOREPLACE);
   if (ret != 0) throw io_error(t.target, "cannot swap in the restored tree", errno, kRecoverHint);
   s.dir.sync();
-  if (!holds_staged(s.dir, s.target, t)) throw changed(t.target, "does not hold the restored tree after the swap");
+  if (!holds_staged(s.dir, s.target, t))
+    throw changed(t.target, "does not hold the restored tree after the swap");
 }
 
 // Step 2 for one tree: the old tree, now under the staging name, goes to
@@ -255,7 +262,8 @@ SwapOutcome complete_swap(const SwapPlan& plan, const std::vector<std::string>& 
   std::vector<bool> aside(plan.trees.size(), false);
   if (forward) {
     for (std::size_t i = 0; i < plan.trees.size(); ++i) put_in_place(plan.trees[i], dirs[i]);
-    for (std::size_t i = 0; i < plan.trees.size(); ++i) aside[i] = put_old_aside(plan.trees[i], dirs[i], reporter);
+    for (std::size_t i = 0; i < plan.trees.size(); ++i)
+      aside[i] = put_old_aside(plan.trees[i], dirs[i], reporter);
   } else {
     reporter.warning("a staged tree of the interrupted restore is missing: rolling back");
     for (std::size_t i = 0; i < plan.trees.size(); ++i) take_back(plan.trees[i], dirs[i]);

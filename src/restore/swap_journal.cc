@@ -12,10 +12,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/atomic_file.h"
@@ -45,8 +44,7 @@ std::string journal_name(const std::string& target) {
 }
 
 bool all_digits(const std::string& s) {
-  return !s.empty() && s.size() <= 10 &&
-         s.find_first_not_of("0123456789") == std::string::npos;
+  return !s.empty() && s.size() <= 10 && s.find_first_not_of("0123456789") == std::string::npos;
 }
 
 // "<[0-9A-Za-z]+>" or "<[0-9A-Za-z]+>.<digits>": what free_backup_name makes.
@@ -88,9 +86,7 @@ std::string SwapTree::backup() const {
   return in_place ? target + "/.jellyfin-backup-old.bak-" + backup_id : target + ".bak-" + backup_id;
 }
 
-std::string journal_path(const std::string& target) {
-  return state_dir_path() + "/" + journal_name(target);
-}
+std::string journal_path(const std::string& target) { return state_dir_path() + "/" + journal_name(target); }
 
 std::string journal_text(const SwapPlan& plan) {
   json trees = json::array();
@@ -104,12 +100,9 @@ std::string journal_text(const SwapPlan& plan) {
                      {"staged_ino", static_cast<std::uint64_t>(t.staged_ino)},
                      {"in_place", t.in_place}});
   }
-  json j = {{"journal", "jellyfin-backup restore"},
-            {"version", kJournalVersion},
-            {"archive", plan.archive},
-            {"archive_created", plan.archive_created},
-            {"discard_old", plan.discard_old},
-            {"trees", trees}};
+  json j = {
+      {"journal", "jellyfin-backup restore"},    {"version", kJournalVersion},      {"archive", plan.archive},
+      {"archive_created", plan.archive_created}, {"discard_old", plan.discard_old}, {"trees", trees}};
   return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
@@ -126,7 +119,8 @@ SwapPlan parse_journal(const std::string& text, const std::string& path) {
     plan.archive_created = j.at("archive_created").get<std::string>();
     plan.discard_old = j.at("discard_old").get<bool>();
     const json& trees = j.at("trees");
-    if (!trees.is_array() || trees.empty() || trees.size() > 2) throw invalid(path, "one or two trees expected");
+    if (!trees.is_array() || trees.empty() || trees.size() > 2)
+      throw invalid(path, "one or two trees expected");
     std::set<std::string> names;
     for (const auto& t : trees) {
       SwapTree tree;
@@ -134,7 +128,8 @@ SwapPlan parse_journal(const std::string& text, const std::string& path) {
       if ((tree.name != "config" && tree.name != "data") || !names.insert(tree.name).second)
         throw invalid(path, "tree names must be config and data, once each");
       tree.target = t.at("target").get<std::string>();
-      if (!valid_target(tree.target)) throw invalid(path, "the " + tree.name + " target is not an absolute, normalised path");
+      if (!valid_target(tree.target))
+        throw invalid(path, "the " + tree.name + " target is not an absolute, normalised path");
       tree.staging_id = t.at("staging_id").get<std::string>();
       if (!all_digits(tree.staging_id)) throw invalid(path, "bad staging_id");
       tree.backup_id = t.at("backup_id").get<std::string>();

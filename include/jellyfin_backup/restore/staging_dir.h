@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "jellyfin_backup/io/dir_fd.h"
-
 #include "jellyfin_backup/io/unique_fd.h"
 
 namespace jb {

@@ -39,8 +39,8 @@
 namespace jb {
 
 struct SwapTree {
-  std::string name;     // "config" or "data"
-  std::string target;   // absolute, normalised
+  std::string name;        // "config" or "data"
+  std::string target;      // absolute, normalised
   std::string staging_id;  // the staging directory's suffix: digits (a pid)
   std::string backup_id;   // the backup's suffix: "<UTC stamp>" or "<stamp>.<n>"
   bool target_existed = false;
@@ -102,8 +102,7 @@ enum class SwapOutcome { kCompleted, kRolledBack };
 // SIGINT/SIGTERM are held off while it runs.
 // `roots`: the trees the command was given (config and data); a target's
 // parent inside one of them is opened beneath it, never by its path.
-SwapOutcome complete_swap(const SwapPlan& plan, const std::vector<std::string>& roots,
-                          Reporter& reporter);
+SwapOutcome complete_swap(const SwapPlan& plan, const std::vector<std::string>& roots, Reporter& reporter);
 // Same, with the plan's own targets as roots.
 SwapOutcome complete_swap(const SwapPlan& plan, Reporter& reporter);
 
