@@ -11,7 +11,8 @@ swap is done, whatever the tree's owner does to the old tree.
   * while `restore --discard-old` removes the old tree, its owner keeps swapping directories for
     symlinks to a root-only sentinel: the sentinel is untouched, the restore completes (at most a
     warning), no journal is left, and create works afterwards;
-  * an old tree of 20,000 nested directories is discarded with a low fd limit.
+  * an old tree of 20,000 nested directories is discarded with a low fd limit, by restore and by
+    recover.
 
 Needs root (it drops to the unprivileged user with setpriv); skipped otherwise.
 Run: JB_BIN=build/jellyfin-backup python3 tests/e2e/test_root_safe_swap.py
@@ -200,8 +201,8 @@ class RaceDuringDiscard(RootSafeCase):
             self.assertSentinelIntact(ctx)
             self.assertNoJournal(ctx)
             self.assertEqual(r.leftovers(srv), [], ctx)
-            res = u.run(["create", "--config", config, "--data", data, "--output", self.mkdir("out", str(rounds)),
-                         "--quiet"])
+            res = u.run(["create", "--config", config, "--data", data,
+                         "--output", self.mkdir("out", str(rounds)), "--quiet"])
             self.assertExit(res, 0, "create after the raced restore " + ctx)
             for n in u.list_dir(srv):  # what the warning said to remove by hand
                 if r.BACKUP_RE.match(n):
@@ -217,15 +218,7 @@ class DeepOldTree(RootSafeCase):
         srv = self.mkdir("srv")
         config, data = u.make_basic_trees(srv)
         archive = self.create_archive(config, data)
-        fd = os.open(data, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            for _ in range(self.DEPTH):
-                os.mkdir("d", 0o755, dir_fd=fd)
-                nxt = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
-                os.close(fd)
-                fd = nxt
-        finally:
-            os.close(fd)
+        self.make_deep(data)
         res = subprocess.run(["prlimit", "--nofile=64:64", u.BIN, "restore", archive, "--config", config,
                               "--data", data, "--discard-old", "--quiet"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600,
@@ -235,6 +228,49 @@ class DeepOldTree(RootSafeCase):
         self.assertFalse((data / "d").exists(), "the deep old tree is still in place")
         self.assertEqual(sorted(os.listdir(srv)), ["config", "data"])
         self.assertNoJournal()
+
+    def test_recover_discards_deep_old_tree_with_bounded_fds(self):
+        # The state a restore --discard-old leaves when killed right after its journal: a staged
+        # data tree beside the target, the journal in the state directory. The old tree is deep.
+        srv = self.mkdir("srv")
+        config, data = u.make_basic_trees(srv)
+        self.make_deep(data)
+        staging = srv / ".data.jellyfin-backup-staging.999999"
+        staging.mkdir(mode=0o755)
+        u.write_file(staging / ".jellyfin-data", b"", 0o644)
+        u.write_file(staging / "new.txt", b"new\n", 0o644)
+        st = os.lstat(staging)
+        journal = {"journal": "jellyfin-backup restore", "version": 2, "archive": "test",
+                   "archive_created": "2026-01-01T00:00:00Z", "discard_old": True,
+                   "trees": [{"name": "data", "target": str(data), "staging_id": "999999",
+                              "backup_id": "20260101T000000Z", "target_existed": True,
+                              "staged_dev": st.st_dev, "staged_ino": st.st_ino, "in_place": False}]}
+        os.makedirs(u.STATE_DIR, mode=0o700, exist_ok=True)
+        path = u.journal_path(data)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, json.dumps(journal).encode())
+        os.close(fd)
+        self.addCleanup(lambda: os.path.lexists(path) and os.unlink(path))
+        res = subprocess.run(["prlimit", "--nofile=64:64", u.BIN, "recover", "--config", config,
+                              "--data", data, "--json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600,
+                             stdin=subprocess.DEVNULL)
+        self.assertEqual(res.returncode, 0, res.stderr.decode(errors="replace"))
+        self.assertEqual(json.loads(res.stdout)["outcome"], "completed")
+        self.assertEqual((data / "new.txt").read_bytes(), b"new\n")
+        self.assertEqual(sorted(os.listdir(srv)), ["config", "data"])
+        self.assertNoJournal()
+
+    def make_deep(self, root: Path):
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for _ in range(self.DEPTH):
+                os.mkdir("d", 0o755, dir_fd=fd)
+                nxt = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+                os.close(fd)
+                fd = nxt
+        finally:
+            os.close(fd)
 
 
 if __name__ == "__main__":
