@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <optional>
 #include <string>
@@ -108,6 +109,15 @@ inline constexpr unsigned kUnprivilegedId = 65534;
 // tmp/work, reachable by run_unprivileged's user and, when we are root,
 // owned by it: where the unprivileged child may create things.
 std::string unprivileged_work_dir(const TempDir& tmp);
+
+// Points JELLYFIN_BACKUP_STATE_DIR (where restore journals live) at
+// "<fresh temp dir>/state", not yet made, until the next one: a test's
+// journals never meet another's, nor /var/lib/jellyfin-backup.
+struct PrivateStateDir {
+  TempDir tmp;
+  std::string path = tmp / "state";
+  PrivateStateDir() { ::setenv("JELLYFIN_BACKUP_STATE_DIR", path.c_str(), 1); }
+};
 
 // Runs create_archive over root/config + root/data into an in-memory string.
 std::string archive_bytes_of(const std::string& root);

@@ -1,6 +1,5 @@
 #include "jellyfin_backup/restore/restore.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <signal.h>
@@ -17,6 +16,7 @@
 
 #include "jellyfin_backup/archive/archive_format.h"
 #include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/dir_fd.h"
 #include "jellyfin_backup/io/interrupt.h"
 #include "jellyfin_backup/io/paths.h"
 #include "jellyfin_backup/io/remove_tree.h"
@@ -27,6 +27,7 @@
 #include "jellyfin_backup/jellyfin/server_version.h"
 #include "jellyfin_backup/restore/safe_extractor.h"
 #include "jellyfin_backup/restore/staging_dir.h"
+#include "jellyfin_backup/restore/state_dir.h"
 #include "jellyfin_backup/restore/swap.h"
 #include "jellyfin_backup/utc_time.h"
 #include "jellyfin_backup/verify/verify.h"
@@ -44,14 +45,15 @@ std::string human(std::uint64_t bytes) {
   return buf;
 }
 
-// "<target>.bak-<stamp>", or with ".1", ".2"... if that exists: the name is
-// fixed in the journal, so it must be free before the swap starts.
-std::string free_backup_name(const std::string& target, const std::string& stamp) {
-  std::string base = target + ".bak-" + stamp;
-  std::string name = base;
+// The backup's id: "<stamp>", or "<stamp>.1", "<stamp>.2"... if
+// "<backup_base>.bak-<stamp>" exists: the name is derived from the id in the
+// journal, so it must be free before the swap starts.
+std::string free_backup_id(const std::string& backup_base, const std::string& stamp) {
+  std::string id = stamp;
   struct stat st;
-  for (int n = 1; ::lstat(name.c_str(), &st) == 0; ++n) name = base + "." + std::to_string(n);
-  return name;
+  for (int n = 1; ::lstat((backup_base + ".bak-" + id).c_str(), &st) == 0; ++n)
+    id = stamp + "." + std::to_string(n);
+  return id;
 }
 
 struct TreeTarget {
@@ -188,8 +190,10 @@ std::vector<TreeTarget> plan_targets(const std::string& config, const std::strin
 // hands every accepted entry to the SafeExtractor.
 class RestoreConsumer : public EntryConsumer {
  public:
-  RestoreConsumer(const RestoreOptions& options, std::vector<TreeTarget> trees, Reporter& reporter)
-      : options_(options), trees_(std::move(trees)), reporter_(reporter) {}
+  // `roots`: both trees as given (config, data), even with --only.
+  RestoreConsumer(const RestoreOptions& options, std::vector<TreeTarget> trees,
+                  std::vector<std::string> roots, Reporter& reporter)
+      : options_(options), trees_(std::move(trees)), roots_(std::move(roots)), reporter_(reporter) {}
 
   void on_manifest(const Manifest& m) override {
     for (const auto& t : trees_) {
@@ -202,7 +206,7 @@ class RestoreConsumer : public EntryConsumer {
     staging_.reserve(trees_.size());
     nested_.resize(trees_.size());
     for (const auto& t : trees_)
-      if (!t.nested_in) staging_.push_back(StagingDir::create(t.target, t.in_place));
+      if (!t.nested_in) staging_.push_back(StagingDir::create(t.target, t.in_place, roots_));
     std::vector<ExtractTarget> targets;
     for (std::size_t i = 0; i < trees_.size(); ++i) {
       const TreeTarget& t = trees_[i];
@@ -276,6 +280,7 @@ class RestoreConsumer : public EntryConsumer {
  private:
   const RestoreOptions& options_;
   std::vector<TreeTarget> trees_;
+  std::vector<std::string> roots_;
   Reporter& reporter_;
   std::vector<StagingDir> staging_;  // trees that are not nested, in order
   std::vector<UniqueFd> nested_;     // by tree: the nested trees' temporary roots
@@ -329,7 +334,7 @@ RestoreResult restore(const RestoreOptions& options, Reporter& outer) {
   // Second, read the archive once: verify every byte while extracting into
   // staging. Nothing outside the staging directories is written.
   auto source = open_source(options.archive);
-  RestoreConsumer consumer(options, trees, reporter);
+  RestoreConsumer consumer(options, trees, {config, data}, reporter);
   VerifyResult verified = verify_archive(*source, reporter, &consumer);
   if (!verified.ok()) {
     throw damaged_error(verified.damage(source->name()), "nothing was restored; the targets are untouched");
@@ -382,11 +387,11 @@ RestoreResult restore(const RestoreOptions& options, Reporter& outer) {
       out.diff = diff_trees(staged.path(), t.target, ignore);
     } else {
       if (::fstat(staged.fd(), &st) != 0) throw io_error(staged.path(), "cannot stat", errno);
-      std::string backup = t.in_place ? free_backup_name(t.target + "/.jellyfin-backup-old", stamp)
-                                      : free_backup_name(t.target, stamp);
-      SwapTree swap{t.name, t.target, staged.path(), backup, out.target_existed,
+      std::string backup_id = t.in_place ? free_backup_id(t.target + "/.jellyfin-backup-old", stamp)
+                                         : free_backup_id(t.target, stamp);
+      SwapTree swap{t.name, t.target, staged.id(), backup_id, out.target_existed,
                     st.st_dev, st.st_ino, t.in_place};
-      if (out.target_existed && !options.discard_old) out.backup = swap.backup;
+      if (out.target_existed && !options.discard_old) out.backup = swap.backup();
       plan.trees.push_back(std::move(swap));
     }
     result.trees.push_back(std::move(out));
@@ -405,7 +410,7 @@ RestoreResult restore(const RestoreOptions& options, Reporter& outer) {
     // staged trees.
     write_journal(plan);
     for (auto& staged : consumer.staging()) staged.release();
-    if (complete_swap(plan, reporter) != SwapOutcome::kCompleted)
+    if (complete_swap(plan, {config, data}, reporter) != SwapOutcome::kCompleted)
       throw Error(ErrorKind::kRuntime, "the restore was rolled back", "the targets are as they were");
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -419,11 +424,21 @@ RecoverResult recover(const std::string& data_dir, const std::string& config_dir
   const auto [config, data] = resolve_targets(config_dir, data_dir);
   RecoverResult result{RecoverResult::Outcome::kNothingPending, {}, {}};
 
+  // The journals come from the state directory, which only we can write
+  // (read_journal refuses any other); still, a journal is executed only if
+  // every tree it names is one this command was given.
   std::optional<SwapPlan> plan = read_journal(data);
   if (!plan) plan = read_journal(config);
   if (plan) {
+    for (const auto& t : plan->trees) {
+      const std::string& given = t.name == format::kConfigTree ? config : data;
+      if (t.target != given)
+        throw refused_error("the interrupted restore's " + t.name + " tree is " + t.target +
+                                ", not " + given + ": its journal was not executed",
+                            "run recover with --data and --config as the restore had them");
+    }
     result.archive = plan->archive;
-    result.outcome = complete_swap(*plan, reporter) == SwapOutcome::kCompleted
+    result.outcome = complete_swap(*plan, {config, data}, reporter) == SwapOutcome::kCompleted
                          ? RecoverResult::Outcome::kCompleted
                          : RecoverResult::Outcome::kRolledBack;
     return result;
@@ -436,23 +451,19 @@ RecoverResult recover(const std::string& data_dir, const std::string& config_dir
     if (inside && !is_mount_point(target)) continue;
     if (!inside) remove_journal_leftovers(target);
     const std::string prefix = StagingDir::prefix_for(target, inside);
-    const std::string dir = parent_of(prefix);
+    auto dir = DirFd::open_if_exists(parent_of(prefix));
+    if (!dir) continue;
     const std::string name_prefix = name_of(prefix);
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) continue;
-    std::vector<std::string> found;
-    while (dirent* e = ::readdir(d)) {
-      std::string name = e->d_name;
-      if (name.compare(0, name_prefix.size(), name_prefix) == 0) found.push_back(name);
-    }
-    ::closedir(d);
-    for (const auto& name : found) {
-      std::string pid_text = name.substr(name_prefix.size());
+    for (const auto& name : dir->list(name_prefix)) {
+      const std::string pid_text = name.substr(name_prefix.size());
+      if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
       pid_t pid = static_cast<pid_t>(std::atol(pid_text.c_str()));
       // A restore running now (EPERM: alive, but another user's).
       if (pid > 0 && pid != ::getpid() && (::kill(pid, 0) == 0 || errno == EPERM)) continue;
-      remove_tree(dir + "/" + name);
-      result.removed_staging.push_back(dir + "/" + name);
+      // Removed through the fd of its parent, never following a link: at
+      // worst a look-alike the tree's owner made in a parent it can write.
+      remove_tree_at(dir->fd(), name, dir->path_of(name));
+      result.removed_staging.push_back(dir->path_of(name));
     }
   }
   return result;

@@ -46,6 +46,63 @@ ARCHIVE_NAME_RE = re.compile(r"^jellyfin\.(\d{8}T\d{6}Z)_([A-Za-z0-9._+-]+)\.tar
 
 NOBODY = 65534
 
+# Restore journals live in a state directory only the user running the tool can write (issue 11,
+# point 2). The tests use their own instead of /var/lib/jellyfin-backup: STATE_DIR for runs as the
+# test's user (inherited through os.environ, kept by install_env), and for runs as the unprivileged
+# user one that user owns (run() and popen() put it in the child's environment).
+_STATE_PARENT = tempfile.mkdtemp(prefix="jb-e2e-state-")
+STATE_DIR = os.path.join(_STATE_PARENT, "state")
+os.environ["JELLYFIN_BACKUP_STATE_DIR"] = STATE_DIR
+_nobody_state_dir: str | None = None
+
+
+def _remove_state_dirs() -> None:
+    shutil.rmtree(_STATE_PARENT, ignore_errors=True)
+
+
+import atexit as _atexit  # noqa: E402
+_atexit.register(_remove_state_dirs)
+
+
+def nobody_state_dir() -> str:
+    """The unprivileged user's own state directory (made on first use, removed at exit)."""
+    global _nobody_state_dir
+    if _nobody_state_dir is None:
+        # Apart from STATE_DIR, whose parent stays closed: a run as the user that was not given
+        # its own finds no state directory there rather than root's.
+        parent = tempfile.mkdtemp(prefix="jb-e2e-state-nobody-")
+        os.chmod(parent, 0o755)
+        _atexit.register(shutil.rmtree, parent, True)
+        os.chown(parent, NOBODY, NOBODY)
+        _nobody_state_dir = os.path.join(parent, "state")
+    return _nobody_state_dir
+
+
+def journals(state_dir: str | None = None) -> list[str]:
+    """Restore journals (and their temp files) in the state directory."""
+    d = state_dir or STATE_DIR
+    try:
+        return sorted(n for n in os.listdir(d) if ".journal" in n)
+    except FileNotFoundError:
+        return []
+
+
+def journal_path(target, state_dir: str | None = None) -> str:
+    """Where the tool keeps the journal of a restore into `target` (absolute, normalised):
+    "<state dir>/restore-<XXH3-64 of the path>-<name, sanitized>.journal"."""
+    target = os.fspath(target)
+    digest = tool(["xxhsum", "-H3", "-"], input=target.encode()).stdout.split()[-1].decode()
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.basename(target)[:32])
+    return os.path.join(state_dir or STATE_DIR, f"restore-{digest}-{name}.journal")
+
+
+def _child_env(env, drop_privs: bool):
+    if not (drop_privs and is_root()):
+        return env
+    env = dict(os.environ if env is None else env)
+    env["JELLYFIN_BACKUP_STATE_DIR"] = nobody_state_dir()
+    return env
+
 
 def is_root() -> bool:
     return os.geteuid() == 0
@@ -132,6 +189,7 @@ def run(args, *, input: bytes | None = None, stdin=None, stdout=subprocess.PIPE,
         cwd=None) -> Result:
     """Runs the binary with `args`, capturing stdout (unless redirected) and stderr."""
     argv = command(args, drop_privs)
+    env = _child_env(env, drop_privs)
     if input is None and stdin is None:
         stdin = subprocess.DEVNULL
     proc = subprocess.run(
@@ -152,6 +210,7 @@ def popen(args, *, drop_privs=False, **kw) -> subprocess.Popen:
     kw.setdefault("stdin", subprocess.DEVNULL)
     kw.setdefault("stdout", subprocess.PIPE)
     kw.setdefault("stderr", subprocess.PIPE)
+    kw["env"] = _child_env(kw.get("env"), drop_privs)
     return subprocess.Popen(command(args, drop_privs), preexec_fn=_child_setup, **kw)
 
 
@@ -504,7 +563,8 @@ def install_env(**overrides) -> dict:
     then `overrides` (a value None removes the variable).
     """
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("JELLYFIN_", "XDG_")) and k not in _LOCATING_VARS}
+           if (not k.startswith(("JELLYFIN_", "XDG_")) or k == "JELLYFIN_BACKUP_STATE_DIR")
+           and k not in _LOCATING_VARS}
     env["HOME"] = NO_HOME
     for k, v in overrides.items():
         if v is None:

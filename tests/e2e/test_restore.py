@@ -466,12 +466,17 @@ def error_line(res: u.Result) -> str:
 
 class PendingJournal(RestoreCase):
     def test_journal_blocks_restore_and_create(self):
+        # A journal is where the tool writes it: in its state directory (issue 11, point 2), named
+        # after the target. Only its presence counts for blocking.
         for name in ("data", "config"):
-            with self.subTest(journal_beside=name):
+            with self.subTest(journal_of=name):
                 srv = self.mkdir(f"srv-{name}")
                 config, data = old_trees(srv)
-                journal = srv / f".{name}.jellyfin-backup-journal"
+                os.makedirs(u.STATE_DIR, mode=0o700, exist_ok=True)
+                os.chmod(u.STATE_DIR, 0o700)
+                journal = Path(u.journal_path(config if name == "config" else data))
                 journal.write_text("{}\n")
+                self.addCleanup(lambda j=journal: j.unlink(missing_ok=True))
                 before = self.state(srv)
 
                 res = self.restore(self.archive, config, data, expect=None)

@@ -105,6 +105,7 @@ class CrashRecover(u.E2ETestCase):
         self.rng = random.Random(SEED)
         self.srv = self.mkdir("srv")
         self.config, self.data = self.srv / "config", self.srv / "data"
+        self.data_journal = u.journal_path(self.data)
         self.log = []
         self.debris = []
 
@@ -132,12 +133,12 @@ class CrashRecover(u.E2ETestCase):
         return argv + (["--discard-old"] if discard_old else [])
 
     def journal_seen(self) -> bool:
-        """A journal is being written (its temp file) or is there."""
-        return any("jellyfin-backup-journal" in n for n in os.listdir(self.srv))
+        """A journal is being written (its temp file) or is there (in the state directory)."""
+        return bool(u.journals())
 
     def journals_written(self) -> bool:
         """Both journals are in place (config's is written first, data's last): the swap starts."""
-        return os.path.lexists(self.srv / ".data.jellyfin-backup-journal")
+        return os.path.lexists(self.data_journal)
 
     def staging_seen(self) -> bool:
         return any(r.STAGING_RE.match(n) for n in os.listdir(self.srv))
@@ -210,6 +211,11 @@ class CrashRecover(u.E2ETestCase):
         # that the rounds go on) and fails the test at the end.
         extra = [n for n in u.list_dir(self.srv) if n not in ("config", "data")
                  and not r.BACKUP_RE.match(n)]
+        left_journals = u.journals()
+        if left_journals:
+            self.debris.append(f"journals {left_journals} after {self.log[-1]}")
+            for n in left_journals:
+                os.unlink(os.path.join(u.STATE_DIR, n))
         if extra:
             self.debris.append(f"{extra} after {self.log[-1]}")
             for n in extra:

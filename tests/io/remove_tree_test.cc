@@ -4,7 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/mount.h>
+#include <sys/resource.h>
+
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <thread>
 #include <stdexcept>
 #include <string>
 
@@ -152,4 +158,126 @@ TEST_CASE("remove_tree: unprivileged, directories without read permission",
   INFO(result.text);
   CHECK(result.ok);
   CHECK_FALSE(exists_no_follow(work + "/tree"));
+}
+
+namespace {
+
+// A chain of `depth` nested directories "d/d/d/..." under `root`, made
+// through fds (the path is far longer than PATH_MAX).
+void make_deep(const std::string& root, int depth) {
+  make_dirs(root);
+  jb::UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  REQUIRE(fd);
+  for (int i = 0; i < depth; ++i) {
+    REQUIRE(::mkdirat(fd.get(), "d", 0755) == 0);
+    if (i % 1000 == 0) {
+      jb::UniqueFd file(::openat(fd.get(), "f", O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+      REQUIRE(file);
+    }
+    fd.reset(::openat(fd.get(), "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    REQUIRE(fd);
+  }
+}
+
+// Lowers RLIMIT_NOFILE for a scope: only a few fds above those open now.
+class FdLimit {
+ public:
+  explicit FdLimit(int spare) {
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &old_) == 0);
+    int highest = 0;
+    for (int fd = 0; fd < 1024; ++fd)
+      if (::fcntl(fd, F_GETFD) != -1) highest = fd;
+    struct rlimit lower = old_;
+    lower.rlim_cur = static_cast<rlim_t>(highest + 1 + spare);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &lower) == 0);
+  }
+  ~FdLimit() { ::setrlimit(RLIMIT_NOFILE, &old_); }
+
+ private:
+  struct rlimit old_;
+};
+
+}  // namespace
+
+TEST_CASE("remove_tree: 4,000 nested directories with a handful of fds", "[remove_tree]") {
+  TempDir tmp;
+  make_deep(tmp / "deep", 4000);  // deeper (20,000) in test_root_safe_swap
+  {
+    FdLimit limit(6);
+    remove_tree(tmp / "deep");
+  }
+  CHECK_FALSE(exists_no_follow(tmp / "deep"));
+}
+
+TEST_CASE("remove_tree: a wide directory is listed once (linear time)", "[remove_tree]") {
+  TempDir tmp;
+  const std::string root = tmp / "wide";
+  make_dirs(root);
+  for (int i = 0; i < 1000; ++i) make_dirs(root + "/d" + std::to_string(i) + "/inner");
+  remove_tree(root);
+  CHECK_FALSE(exists_no_follow(root));
+}
+
+TEST_CASE("remove_tree: a directory swapped for a symlink mid-removal never redirects it",
+          "[remove_tree]") {
+  // The owner of the tree races the removal: `tree/sub` becomes a symlink to
+  // a directory outside (mode 0700, like root's own). Whatever the timing,
+  // the outside keeps its files and its mode; the removal either finishes or
+  // fails naming what changed.
+  TempDir tmp;
+  const std::string outside = tmp / "outside";
+  make_dirs(outside + "/inner");
+  write_file(outside + "/keep", "keep");
+  write_file(outside + "/inner/keep2", "keep2");
+  REQUIRE(::chmod((outside + "/inner").c_str(), 0500) == 0);
+  REQUIRE(::chmod(outside.c_str(), 0700) == 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  int rounds = 0, failures = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const std::string tree = tmp / ("tree" + std::to_string(rounds++));
+    for (int i = 0; i < 30; ++i) make_dirs(tree + "/sub/d" + std::to_string(i) + "/e");
+    REQUIRE(::chmod((tree + "/sub").c_str(), 0555) == 0);
+    std::atomic<bool> stop{false};
+    std::thread swapper([&] {
+      while (!stop) {
+        if (::rename((tree + "/sub").c_str(), (tree + "/moved").c_str()) == 0) {
+          ::symlink(outside.c_str(), (tree + "/sub").c_str());
+          return;
+        }
+      }
+    });
+    try {
+      remove_tree(tree);
+    } catch (const jb::Error&) {
+      ++failures;
+    }
+    stop = true;
+    swapper.join();
+    struct stat st;
+    REQUIRE(::lstat(outside.c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0700);
+    REQUIRE(::lstat((outside + "/inner").c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0500);
+    CHECK(read_file(outside + "/keep") == "keep");
+    CHECK(read_file(outside + "/inner/keep2") == "keep2");
+  }
+  INFO("rounds " << rounds << ", failures " << failures);
+  CHECK(rounds > 0);
+}
+
+TEST_CASE("remove_tree: never empties another filesystem mounted in the tree", "[remove_tree]") {
+  if (::geteuid() != 0) {
+    WARN("needs root (mount)");
+    return;
+  }
+  TempDir tmp;
+  make_dirs(tmp / "tree/mnt");
+  if (::mount("none", (tmp / "tree/mnt").c_str(), "tmpfs", 0, "size=64k") != 0) {
+    WARN("cannot mount a tmpfs here");
+    return;
+  }
+  write_file(tmp / "tree/mnt/keep", "keep");
+  CHECK_THROWS_AS(remove_tree(tmp / "tree"), jb::Error);
+  CHECK(read_file(tmp / "tree/mnt/keep") == "keep");
+  ::umount2((tmp / "tree/mnt").c_str(), MNT_DETACH);
 }

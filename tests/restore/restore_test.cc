@@ -104,6 +104,7 @@ bool starts_with(const std::string& s, const std::string& prefix) {
 // A place to restore into: tmp/config and tmp/data holding an older setup,
 // and the archive as tmp/archive.tar.zst.
 struct Setup {
+  jb::test::PrivateStateDir state;  // journals of this case only
   TempDir tmp;
   std::string config = tmp / "config";
   std::string data = tmp / "data";
@@ -371,13 +372,14 @@ TEST_CASE("restore: a damaged archive leaves the targets untouched", "[restore]"
 TEST_CASE("restore: refused while an interrupted restore is pending", "[restore]") {
   Setup s;
   const auto before_config = describe_tree(s.config);
+  make_dirs(s.state.path);
+  REQUIRE(::chmod(s.state.path.c_str(), 0700) == 0);
   write_file(jb::journal_path(s.data), "{}");
   RecordingReporter reporter;
   CHECK(error_of([&] { jb::restore_archive(s.options(), reporter); }).kind() ==
         jb::ErrorKind::kRefused);
   CHECK(describe_tree(s.config) == before_config);
-  CHECK(list_dir(s.tmp.path()) == std::vector<std::string>{".data.jellyfin-backup-journal",
-                                                           "archive.tar.zst", "config", "data"});
+  CHECK(list_dir(s.tmp.path()) == std::vector<std::string>{"archive.tar.zst", "config", "data"});
 }
 
 // Nested targets are allowed (see the cases below); one directory for both is not.
@@ -673,6 +675,7 @@ TEST_CASE("recover: a restore running as another user is alive too",
   const std::string running =
       jb::StagingDir::prefix_for(work + "/data") + std::to_string(other_users);
   auto result = jb::test::run_unprivileged([&]() -> std::string {
+    ::setenv("JELLYFIN_BACKUP_STATE_DIR", (work + "/state").c_str(), 1);  // the user's own
     make_dirs(running);
     jb::Reporter silent;
     RecoverResult r = jb::recover(work + "/data", work + "/config", silent);
@@ -711,11 +714,10 @@ struct Interrupted {
       write_file(staging.path() + "/which", std::string("new ") + name);
       struct stat st;
       REQUIRE(::lstat(staging.path().c_str(), &st) == 0);
-      plan.trees.push_back({name, target, staging.path(), target + ".bak-20260101T000000Z", true,
-                            st.st_dev, st.st_ino});
+      plan.trees.push_back({name, target, staging.id(), "20260101T000000Z", true, st.st_dev, st.st_ino});
     }
     jb::write_journal(plan);
-    REQUIRE(::renameat2(AT_FDCWD, plan.trees[0].staging.c_str(), AT_FDCWD,
+    REQUIRE(::renameat2(AT_FDCWD, plan.trees[0].staging().c_str(), AT_FDCWD,
                         plan.trees[0].target.c_str(), RENAME_EXCHANGE) == 0);
   }
 };
@@ -745,8 +747,8 @@ TEST_CASE("recover: a restore interrupted during its swap is completed", "[recov
 
 TEST_CASE("recover: an interrupted restore missing a staged tree is rolled back", "[recover]") {
   Interrupted i;
-  const auto old_config = describe_tree(i.plan.trees[0].staging);  // swapped out
-  jb::remove_tree(i.plan.trees[1].staging);
+  const auto old_config = describe_tree(i.plan.trees[0].staging());  // swapped out
+  jb::remove_tree(i.plan.trees[1].staging());
   RecordingReporter reporter;
   RecoverResult r = jb::recover(i.s.data, i.s.config, reporter);
   CHECK(r.outcome == RecoverResult::Outcome::kRolledBack);
@@ -755,9 +757,27 @@ TEST_CASE("recover: an interrupted restore missing a staged tree is rolled back"
   CHECK(list_dir(i.s.tmp.path()) == std::vector<std::string>{"archive.tar.zst", "config", "data"});
 }
 
+TEST_CASE("recover: a journal for other trees than the ones given is refused, nothing moves",
+          "[recover]") {
+  // A valid journal of ours whose config tree is somewhere else than the
+  // --config given: recover must not act on a tree it was not given.
+  Interrupted i;
+  const std::string other = i.s.tmp / "other-config";
+  make_dirs(other);
+  RecordingReporter reporter;
+  auto e = error_of([&] { jb::recover(i.s.data, other, reporter); });
+  CHECK(e.kind() == jb::ErrorKind::kRefused);
+  CHECK(read_file(i.s.config + "/which") == "new config");  // as the crash left it
+  CHECK(read_file(i.s.data + "/data/jellyfin.db") == "old database");
+  // With the right trees, it completes.
+  CHECK(jb::recover(i.s.data, i.s.config, reporter).outcome == RecoverResult::Outcome::kCompleted);
+}
+
 TEST_CASE("recover: an unreadable journal is damage, and nothing moves", "[recover]") {
   Setup s;
   const auto before_config = describe_tree(s.config);
+  make_dirs(s.state.path);
+  REQUIRE(::chmod(s.state.path.c_str(), 0700) == 0);
   write_file(jb::journal_path(s.config), "garbage");
   RecordingReporter reporter;
   CHECK(error_of([&] { jb::recover(s.data, s.config, reporter); }).kind() ==
@@ -773,6 +793,7 @@ struct Unprivileged {
   TempDir tmp;
   std::string archive = tmp / "archive.tar.zst";
   std::string work = tmp / "work";
+  std::string state_parent = tmp / "state";  // the unprivileged user's, beside work
 
   Unprivileged() {
     REQUIRE(::chmod(tmp.path().c_str(), 0755) == 0);
@@ -787,8 +808,13 @@ struct Unprivileged {
     REQUIRE(::chmod((src / "data/ro").c_str(), 0555) == 0);
     write_file(archive, archive_bytes_of(src.path()));
     make_dirs(work);
-    if (::geteuid() == 0)
+    make_dirs(state_parent);
+    if (::geteuid() == 0) {
       REQUIRE(::chown(work.c_str(), jb::test::kUnprivilegedId, jb::test::kUnprivilegedId) == 0);
+      REQUIRE(::chown(state_parent.c_str(), jb::test::kUnprivilegedId, jb::test::kUnprivilegedId) == 0);
+    }
+    // Journals in a state directory of the user restoring.
+    ::setenv("JELLYFIN_BACKUP_STATE_DIR", (state_parent + "/journals").c_str(), 1);
   }
 
   RestoreOptions options() const {

@@ -182,3 +182,25 @@ TEST_CASE("StagingDir: unprivileged, removal copes with read-only directories in
   CHECK_FALSE(exists_no_follow(result.text));
   CHECK(std::filesystem::is_empty(work));
 }
+
+TEST_CASE("StagingDir: a parent inside the other tree is reached without following symlinks",
+          "[staging_dir]") {
+  // data lies inside config (restored alone with --only): config's owner
+  // swaps config/sub for a symlink to a directory of root's. The staging
+  // directory must not appear there.
+  TempDir tmp;
+  const std::string config = tmp / "config";
+  make_dirs(tmp / "outside");
+  make_dirs(config);
+  REQUIRE(::symlink((tmp / "outside").c_str(), (config + "/sub").c_str()) == 0);
+  const std::string data = config + "/sub/data";
+  CHECK_THROWS_AS(StagingDir::create(data, false, {config, data}), jb::Error);
+  CHECK(std::filesystem::is_empty(tmp / "outside"));
+  // Through a real directory it works, and is made there.
+  REQUIRE(::unlink((config + "/sub").c_str()) == 0);
+  make_dirs(config + "/sub");
+  StagingDir staging = StagingDir::create(data, false, {config, data});
+  CHECK(exists_no_follow(StagingDir::prefix_for(data) + std::to_string(::getpid())));
+  staging.remove();
+  CHECK(std::filesystem::is_empty(config + "/sub"));
+}
