@@ -312,6 +312,16 @@ const char* sidecar_state_name(SidecarState state) {
   return "unknown";
 }
 
+std::optional<std::int64_t> future_date(const ArchiveInfo& archive, std::int64_t now) {
+  std::optional<std::int64_t> latest;
+  auto consider = [&](std::optional<std::int64_t> t) {
+    if (t && *t > now + kFutureSlackSeconds && (!latest || *t > *latest)) latest = t;
+  };
+  if (auto generated = parse_archive_name(archive.name)) consider(generated->time);
+  if (archive.manifest) consider(parse_utc_iso(archive.manifest->created));
+  return latest;
+}
+
 std::optional<GeneratedName> parse_archive_name(const std::string& name) {
   const std::size_t prefix = format::kArchivePrefix.size();
   const std::size_t stamp = 16;  // YYYYMMDDTHHMMSSZ
