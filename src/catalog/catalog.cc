@@ -239,6 +239,11 @@ void read_start(const Store& store, Job& job) {
     info.time = generated->time;
   } else if (auto created = parse_utc_iso(info.manifest->created)) {
     info.time = *created;
+  } else {
+    // No date at all: judged, it would count as from 1970 and go first.
+    // Not an archive as ours writes them: kept and reported, like a damaged one.
+    info.error = std::string(format::kManifestName) + ": `created` is not a UTC time (" +
+                 info.manifest->created.substr(0, 40) + ")";
   }
   info.created = utc_iso(info.time);
   if (generated && generated->version != format::kUnknownVersion) {

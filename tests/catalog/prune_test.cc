@@ -530,3 +530,18 @@ TEST_CASE("prune: with only future-dated archives, nothing is judged and nothing
   CHECK(r.future[0].date == day(2099, 1, 1));
   CHECK(dir.has(fake));
 }
+
+TEST_CASE("prune: an archive with no date to believe is kept and reported, never judged", "[prune]") {
+  // Not a generated name, and a manifest whose `created` is no time: it
+  // would otherwise count as from 1970, the first to go.
+  BackupDir dir;
+  const auto real = dir.add(day(2026, 6, 1), "10.11.0");
+  write_file(dir.tmp / "manual-copy.tar.zst", with_manifest_string("created", "not-a-time-at-all..."));
+  PruneResult r = prune(*dir.store, keep_last(1));
+  REQUIRE(r.unreadable.size() == 1);
+  CHECK(r.unreadable[0].name == "manual-copy.tar.zst");
+  CHECK_THAT(*r.unreadable[0].error, Catch::Contains("`created` is not a UTC time (not-a-time-at-all...)"));
+  REQUIRE(r.archives.size() == 1);
+  CHECK(r.archives[0].info.name == real);
+  CHECK(dir.has("manual-copy.tar.zst"));
+}
