@@ -239,6 +239,11 @@ void read_start(const Store& store, Job& job) {
     info.time = generated->time;
   } else if (auto created = parse_utc_iso(info.manifest->created)) {
     info.time = *created;
+  } else {
+    // No date at all: judged, it would count as from 1970 and go first.
+    // Not an archive as ours writes them: kept and reported, like a damaged one.
+    info.error = std::string(format::kManifestName) + ": `created` is not a UTC time (" +
+                 info.manifest->created.substr(0, 40) + ")";
   }
   info.created = utc_iso(info.time);
   if (generated && generated->version != format::kUnknownVersion) {
@@ -310,6 +315,16 @@ const char* sidecar_state_name(SidecarState state) {
     case SidecarState::kMismatch: return "mismatch";
   }
   return "unknown";
+}
+
+std::optional<std::int64_t> future_date(const ArchiveInfo& archive, std::int64_t now) {
+  std::optional<std::int64_t> latest;
+  auto consider = [&](std::optional<std::int64_t> t) {
+    if (t && *t > now + kFutureSlackSeconds && (!latest || *t > *latest)) latest = t;
+  };
+  if (auto generated = parse_archive_name(archive.name)) consider(generated->time);
+  if (archive.manifest) consider(parse_utc_iso(archive.manifest->created));
+  return latest;
 }
 
 std::optional<GeneratedName> parse_archive_name(const std::string& name) {

@@ -1,5 +1,6 @@
 #include "jellyfin_backup/catalog/prune.h"
 
+#include <ctime>
 #include <map>
 #include <set>
 
@@ -103,11 +104,19 @@ PruneResult prune_store(const Store& store, const PruneOptions& options, Reporte
 
   // Only readable archives are judged: an unreadable one's time and
   // version may be all we know of it, and it may be the one copy left of
-  // something; a person decides about it.
+  // something; a person decides about it. Nor one dated in the future: its
+  // date is wrong or a lie, and judging it would let it take the place of
+  // the real newest archives (see prune.h).
+  const std::int64_t now = options.now.value_or(static_cast<std::int64_t>(std::time(nullptr)));
   PruneResult result;
   for (ArchiveInfo& info : catalog.archives) {
-    if (info.error) result.unreadable.push_back(std::move(info));
-    else result.archives.push_back({std::move(info), false, {}, false, {}});
+    if (info.error) {
+      result.unreadable.push_back(std::move(info));
+    } else if (auto date = future_date(info, now)) {
+      result.future.push_back({std::move(info), *date});
+    } else {
+      result.archives.push_back({std::move(info), false, {}, false, {}});
+    }
   }
   decide(result, options.policy, options.group_by_host);
 

@@ -1,9 +1,12 @@
 #include <cstdio>
 #include <ctime>
+#include <optional>
+#include <string>
 
 #include "cli/options.h"
 #include "jellyfin_backup/catalog/catalog.h"
 #include "jellyfin_backup/io/store.h"
+#include "jellyfin_backup/utc_time.h"
 
 namespace jb::cli {
 namespace {
@@ -21,7 +24,15 @@ const char* verified_text(const ArchiveInfo& a) {
   return "?";
 }
 
-void print_table(const Location& where, const Catalog& catalog) {
+// An archive dated more than a day ahead: prune keeps it and never counts
+// it; the list says so under its row (the columns stay as they are).
+std::optional<std::string> future_note(const ArchiveInfo& a, std::int64_t now) {
+  auto date = future_date(a, now);
+  if (!date) return std::nullopt;
+  return utc_iso(*date);
+}
+
+void print_table(const Location& where, const Catalog& catalog, std::int64_t now) {
   if (catalog.archives.empty()) {
     print(stdout, "No archives in %s.\n", where.display().c_str());
     return;
@@ -37,6 +48,9 @@ void print_table(const Location& where, const Catalog& catalog) {
                 a.version.value_or("unknown").c_str(), human_bytes(a.size).c_str(), files.c_str(),
                 verified_text(a), a.name.c_str());
     if (a.error) print(stdout, "    %s\n", a.error->c_str());
+    if (auto date = future_note(a, now))
+      print(stdout, "    dated in the future (%s): prune keeps it and never counts it; check the clock or remove it by hand\n",
+                  date->c_str());
   }
 }
 
@@ -65,6 +79,7 @@ int cmd_list(int argc, char** argv) {
   catalog_options.check = parsed->count("check") > 0;
   const Catalog catalog = read_catalog(*store, catalog_options, reporter);
   reporter.clear_line();
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
 
   // A check that found damage is a failure; a plain listing only reports it.
   std::size_t damaged = 0;
@@ -84,7 +99,12 @@ int cmd_list(int argc, char** argv) {
             ", and do not restore from " + (damaged == 1 ? "it" : "them");
   if (flags.json) {
     nlohmann::json archives = nlohmann::json::array();
-    for (const auto& a : catalog.archives) archives.push_back(archive_json(*store, a));
+    for (const auto& a : catalog.archives) {
+      nlohmann::json j = archive_json(*store, a);
+      auto date = future_note(a, now);
+      j["dated_in_future"] = date ? nlohmann::json(*date) : nlohmann::json();
+      archives.push_back(std::move(j));
+    }
     nlohmann::json out = {{"command", "list"},
                           {"ok", !failed},
                           {"location", where.display()},
@@ -93,7 +113,7 @@ int cmd_list(int argc, char** argv) {
     if (failed) add_failure(out, ErrorKind::kDamaged, error);
     print_json(out);
   } else if (!flags.quiet) {
-    print_table(where, catalog);
+    print_table(where, catalog, now);
   }
   return failed ? report_failure(ErrorKind::kDamaged, error) : 0;
 }

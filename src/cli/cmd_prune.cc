@@ -4,6 +4,7 @@
 #include "cli/options.h"
 #include "jellyfin_backup/catalog/prune.h"
 #include "jellyfin_backup/io/store.h"
+#include "jellyfin_backup/utc_time.h"
 
 namespace jb::cli {
 namespace {
@@ -70,6 +71,9 @@ void print_human(const Store& store, const PruneOptions& opts, const PruneResult
   }
   for (const auto& u : r.unreadable)
     print(stdout, "Skipped (kept, unreadable): %s: %s\n", u.name.c_str(), u.error.value_or("").c_str());
+  for (const auto& f : r.future)
+    print(stdout, "Skipped (kept, dated in the future: %s): %s; check the clock or remove it by hand\n",
+                utc_iso(f.date).c_str(), f.info.name.c_str());
   if (const auto leftover = r.orphan_sidecars.size())
     print(stdout, "%s %zu %s whose archive was already gone.\n", opts.dry_run ? "Would remove" : "Removed",
                 leftover, leftover == 1 ? "sidecar" : "sidecars");
@@ -144,7 +148,7 @@ int cmd_prune(int argc, char** argv) {
     }
   if (flags.json) {
     nlohmann::json keep = nlohmann::json::array(), remove = nlohmann::json::array(),
-                   unreadable = nlohmann::json::array();
+                   unreadable = nlohmann::json::array(), future = nlohmann::json::array();
     for (const auto& a : result.archives) {
       nlohmann::json j = archive_json(*store, a.info);
       if (a.keep) {
@@ -157,6 +161,11 @@ int cmd_prune(int argc, char** argv) {
       }
     }
     for (const auto& u : result.unreadable) unreadable.push_back(archive_json(*store, u));
+    for (const auto& f : result.future) {
+      nlohmann::json j = archive_json(*store, f.info);
+      j["dated_in_future"] = utc_iso(f.date);
+      future.push_back(std::move(j));
+    }
     nlohmann::json policy = {{"keep_version_change", opts.policy.version_change},
                              {"group_by", opts.group_by_host ? "host" : "none"}};
     const int counts[] = {opts.policy.last,    opts.policy.hourly,  opts.policy.daily,
@@ -172,6 +181,7 @@ int cmd_prune(int argc, char** argv) {
                           {"keep", keep},
                           {"remove", remove},
                           {"unreadable", unreadable},
+                          {"future", future},
                           {"orphan_sidecars", result.orphan_sidecars},
                           {"freed_bytes", result.freed_bytes},
                           {"warnings", reporter.warnings()}};

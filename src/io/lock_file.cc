@@ -7,6 +7,15 @@
 // sends it back to open the path again. That is what makes removing the
 // file safe: two runs can never both hold "the" lock of a path. A lock left
 // by a dead run is just a file nobody holds a flock on; it is taken over.
+//
+// The lock directory (/run/lock, /tmp) is writable by everyone, so what is
+// found at a lock path may have been planted there: a symlink or a hard
+// link to a file elsewhere (root would truncate and write it), a FIFO or a
+// device (an open or a read would block), another user's file (its text
+// would be shown as a holder). So a new lock file is created with O_EXCL,
+// and an existing one is first opened read-only, O_NOFOLLOW|O_NONBLOCK, and
+// checked (regular, one link, owned by us or root) before it is written or
+// its text believed. Anything else is refused, naming the file.
 #include "jellyfin_backup/io/lock_file.h"
 
 #include <fcntl.h>
@@ -20,11 +29,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/utc_time.h"
+#include "jellyfin_backup/io/dir_fd.h"
 #include "jellyfin_backup/io/names.h"
 #include "jellyfin_backup/io/paths.h"
 
@@ -92,15 +104,84 @@ std::string describe_holder(const LockHolder& holder, bool with_host) {
   return out + ")";
 }
 
-bool same_file(const struct stat& a, const struct stat& b) {
-  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-// True if `path` still names the file open as `fd`.
+// True if `path` still names the file open as `fd` (never through a
+// symlink: a link planted in its place is not our file).
 bool path_names(const std::string& path, int fd) {
   struct stat by_fd, by_path;
-  return ::fstat(fd, &by_fd) == 0 && ::stat(path.c_str(), &by_path) == 0 &&
+  return ::fstat(fd, &by_fd) == 0 && ::lstat(path.c_str(), &by_path) == 0 &&
          same_file(by_fd, by_path);
+}
+
+int open_retry(const std::string& path, int flags, mode_t mode = 0) {
+  int fd;
+  do fd = ::open(path.c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode);
+  while (fd < 0 && errno == EINTR);
+  return fd;
+}
+
+// A lock file as found at its path, checked before it is used.
+struct OpenedLock {
+  UniqueFd fd;          // O_RDWR when `writable`, else O_RDONLY
+  bool writable = false;
+  bool ours = false;    // owned by this user or root: its text can be believed
+  uid_t owner = 0;
+};
+
+constexpr const char* kRemoveHint = "remove it if no jellyfin-backup run is using it";
+
+// Opens what is at `path` for locking: creates it when nothing is there,
+// else checks what is there. nullopt when it vanished meanwhile (retry).
+std::optional<OpenedLock> open_lock(const std::string& path) {
+  OpenedLock lock;
+  lock.fd.reset(open_retry(path, O_RDWR | O_CREAT | O_EXCL, 0644));
+  if (lock.fd) {
+    lock.writable = lock.ours = true;
+    lock.owner = ::geteuid();
+    return lock;
+  }
+  const int create_err = errno;
+  if (create_err != EEXIST) {
+    const bool directory_unusable =
+        create_err == ENOENT || create_err == ENOTDIR || create_err == EACCES || create_err == EROFS;
+    throw io_error(path, "cannot create the lock file", create_err,
+                   directory_unusable ? "the lock directory (JELLYFIN_BACKUP_LOCK_DIR, else /run/lock, else /tmp) "
+                                        "must be an existing directory this user can write"
+                                      : "");
+  }
+  // Something is there. Read-only and non-blocking first: nothing is
+  // written, and nothing can block, before it is known to be a lock file.
+  lock.fd.reset(open_retry(path, O_RDONLY));
+  if (!lock.fd) {
+    if (errno == ENOENT) return std::nullopt;  // released meanwhile
+    if (errno == ELOOP)
+      throw refused_error(path + ": is a symlink, not a lock file: not followed",
+                          "someone else put it there; " + std::string(kRemoveHint));
+    throw io_error(path, "cannot open the lock file", errno, kRemoveHint);
+  }
+  struct stat st;
+  if (::fstat(lock.fd.get(), &st) != 0) throw io_error(path, "cannot stat the lock file", errno);
+  if (!S_ISREG(st.st_mode))
+    throw refused_error(path + ": is not a regular file, not a lock file",
+                        "someone else put it there; " + std::string(kRemoveHint));
+  if (st.st_nlink != 1)
+    throw refused_error(path + ": the lock file has other hard links: writing it would change another file",
+                        "someone else put it there; " + std::string(kRemoveHint));
+  lock.owner = st.st_uid;
+  lock.ours = st.st_uid == ::geteuid() || st.st_uid == 0;
+  if (!lock.ours) return lock;  // never written, whoever we are
+  UniqueFd rw(open_retry(path, O_RDWR));
+  if (!rw) {
+    // Root's file, and we are not root: flock still tells whether it is
+    // held (it works on any descriptor), for the better message.
+    if (errno == EACCES) return lock;
+    if (errno == ENOENT) return std::nullopt;
+    throw io_error(path, "cannot open the lock file", errno);
+  }
+  struct stat again;
+  if (::fstat(rw.get(), &again) != 0 || !same_file(st, again)) return std::nullopt;  // replaced
+  lock.fd = std::move(rw);
+  lock.writable = true;
+  return lock;
 }
 
 bool keep_byte(unsigned char c) {
@@ -113,33 +194,28 @@ bool keep_byte(unsigned char c) {
 LockFile LockFile::acquire(const std::string& path, const std::string& what,
                            const std::string& command, Reporter& reporter) {
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    // O_NOFOLLOW: in a shared directory like /tmp a planted symlink must
-    // not make us create or truncate a file elsewhere.
-    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
-    const int open_err = fd ? 0 : errno;
-    // Another user's lock file: read-only still lets us see whether it is
-    // held (flock works on any descriptor), for the better message.
-    if (!fd && open_err == EACCES) fd.reset(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) {
-      const bool directory_unusable =
-          open_err == ENOENT || open_err == ENOTDIR || open_err == EACCES || open_err == EROFS;
-      throw io_error(path, "cannot create the lock file", open_err,
-                     directory_unusable ? "the lock directory (JELLYFIN_BACKUP_LOCK_DIR, else /run/lock, else /tmp) "
-                                          "must be an existing directory this user can write"
-                                        : "");
-    }
+    std::optional<OpenedLock> opened = open_lock(path);
+    if (!opened) continue;
+    UniqueFd fd = std::move(opened->fd);
 
     int locked;
     do locked = ::flock(fd.get(), LOCK_EX | LOCK_NB);
     while (locked != 0 && errno == EINTR);
     if (locked != 0) {
       if (errno != EWOULDBLOCK) throw io_error(path, "cannot lock", errno);
-      auto holder = parse_holder(read_fd(fd.get()));
-      throw refused_error(what + " is in use by " +
-                              (holder ? describe_holder(*holder, true) : "another jellyfin-backup run"),
-                          "wait for it to finish (lock file " + path + ")");
+      // Another user's file says whatever that user wrote: not shown.
+      auto holder = opened->ours ? parse_holder(read_fd(fd.get())) : std::nullopt;
+      const std::string by =
+          holder ? describe_holder(*holder, true)
+          : opened->ours ? "another jellyfin-backup run"
+                         : "a process of uid " + std::to_string(opened->owner) + ", which owns the lock file";
+      throw refused_error(what + " is in use by " + by, "wait for it to finish (lock file " + path + ")");
     }
-    if (open_err == EACCES)
+    if (!opened->ours)
+      throw refused_error(path + ": the lock file belongs to uid " + std::to_string(opened->owner) +
+                              ", not to this user or root: not taken over",
+                          kRemoveHint);
+    if (!opened->writable)
       throw io_error(path, "cannot take over the lock file", EACCES,
                      "another user's run left it and is no longer running; remove the file");
     // Locked an inode another run unlinked (it released) or replaced: the
@@ -191,7 +267,7 @@ LockFile::~LockFile() {
 }
 
 std::optional<LockHolder> read_lock_holder(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd fd(open_regular_file(AT_FDCWD, path));
   if (!fd) return std::nullopt;
   return parse_holder(read_fd(fd.get()));
 }
@@ -228,19 +304,68 @@ std::string keyed_lock_path(const std::string& key) {
   return lock_directory() + "/jellyfin-backup." + escaped + ".lock";
 }
 
+std::string lock_key(const std::string& path) {
+  std::string absolute = path;
+  if (absolute.empty() || absolute[0] != '/') {
+    char* cwd = ::getcwd(nullptr, 0);
+    if (!cwd) throw io_error(".", "cannot find the current directory", errno);
+    absolute = std::string(cwd) + "/" + absolute;
+    ::free(cwd);
+  }
+  // Components as written; "" (a doubled slash) and "." change nothing.
+  // ".." stays for realpath: after a symlink it is not a lexical step.
+  std::vector<std::string> parts;
+  for (std::size_t at = 0; at <= absolute.size();) {
+    std::size_t slash = std::min(absolute.find('/', at), absolute.size());
+    std::string part = absolute.substr(at, slash - at);
+    if (!part.empty() && part != ".") parts.push_back(std::move(part));
+    at = slash + 1;
+  }
+  // The deepest prefix that exists is resolved as the kernel sees it.
+  std::size_t resolved = parts.size();
+  std::string base = "/";
+  for (;; --resolved) {
+    std::string prefix;
+    for (std::size_t i = 0; i < resolved; ++i) prefix += "/" + parts[i];
+    if (prefix.empty()) break;
+    if (char* real = ::realpath(prefix.c_str(), nullptr)) {
+      base = real;
+      ::free(real);
+      break;
+    }
+  }
+  // The rest does not exist: only a lexical reading is left.
+  std::vector<std::string> out;
+  for (std::size_t at = 1; at <= base.size();) {
+    std::size_t slash = std::min(base.find('/', at), base.size());
+    if (slash > at) out.push_back(base.substr(at, slash - at));
+    at = slash + 1;
+  }
+  for (std::size_t i = resolved; i < parts.size(); ++i) {
+    if (parts[i] == "..") {
+      if (!out.empty()) out.pop_back();
+    } else {
+      out.push_back(parts[i]);
+    }
+  }
+  std::string key;
+  for (const std::string& part : out) key += "/" + part;
+  return key.empty() ? "/" : key;
+}
+
 std::vector<LockFile> lock_trees(const std::vector<std::string>& trees, const std::string& command,
                                  Reporter& reporter) {
-  std::vector<std::string> sorted = trees;
-  std::sort(sorted.begin(), sorted.end());
-  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  // Keyed by the normalised absolute path, so "t/data" and "/abs/t/data"
+  // (or a symlink to it) are one tree, existing yet or not.
+  std::map<std::string, std::string> by_key;  // key -> the path as given, for messages
+  for (const std::string& tree : trees) by_key.emplace(lock_key(tree), tree);
   // Every tree, nested or not: two runs may see the same server through
   // different pairs of trees. A fixed (sorted) order means the refusal
   // always names the same tree.
   std::vector<LockFile> locks;
-  locks.reserve(sorted.size());
-  for (const std::string& tree : sorted)
-    locks.push_back(LockFile::acquire(keyed_lock_path(tree), "the Jellyfin tree " + tree, command,
-                                      reporter));
+  locks.reserve(by_key.size());
+  for (const auto& [key, tree] : by_key)
+    locks.push_back(LockFile::acquire(keyed_lock_path(key), "the Jellyfin tree " + tree, command, reporter));
   return locks;
 }
 

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/dir_fd.h"
 #include "jellyfin_backup/io/interrupt.h"
 #include "jellyfin_backup/io/rclone.h"
 
@@ -67,21 +68,37 @@ void check_source(const std::string& path) {
 }
 
 std::unique_ptr<Source> open_file_source(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd)
-    throw io_error(path, "cannot open archive", errno,
-                   errno == ENOENT ? "check the path" : "");
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) throw io_error(path, "cannot stat", errno);
-  if (S_ISDIR(st.st_mode))
-    throw io_error(path, "is a directory, not an archive", 0,
-                   "name an archive file (see `jellyfin-backup inspect`)");
-  std::optional<std::uint64_t> size;
-  if (S_ISREG(st.st_mode)) {
-    size = static_cast<std::uint64_t>(st.st_size);
-    ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  return open_file_source(AT_FDCWD, path, path);
+}
+
+std::unique_ptr<Source> open_file_source(const DirFd& dir, const std::string& name) {
+  return open_file_source(dir.fd(), name, dir.path_of(name));
+}
+
+std::unique_ptr<Source> open_file_source(int dir_fd, const std::string& name, const std::string& display) {
+  // An archive may sit where others can write (a backup directory): a
+  // symlink there could lead anywhere, and a FIFO or a device would block
+  // the read for ever. Only a regular file, opened as itself, is read. A
+  // stream is still welcome, on purpose, as `-` (standard input).
+  UniqueFd fd = open_regular_file(dir_fd, name);
+  if (!fd) {
+    const int err = errno;
+    if (err == EISDIR)
+      throw io_error(display, "is a directory, not an archive", 0,
+                     "name an archive file (see `jellyfin-backup inspect`)");
+    if (err == ELOOP)
+      throw refused_error(display + ": is a symlink: not followed (whoever can write its directory could "
+                                    "point it anywhere)",
+                          "name the archive itself (`realpath` shows it), or pipe it in as `-`");
+    if (err == EINVAL)
+      throw refused_error(display + ": not a regular file (a FIFO, socket or device): not read",
+                          "to read a stream, name the archive as `-` and redirect it to standard input");
+    throw io_error(display, "cannot open archive", err, err == ENOENT ? "check the path" : "");
   }
-  return std::make_unique<FdSource>(std::move(fd), path, size);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) throw io_error(display, "cannot stat", errno);
+  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  return std::make_unique<FdSource>(std::move(fd), display, static_cast<std::uint64_t>(st.st_size));
 }
 
 }  // namespace jb

@@ -621,3 +621,24 @@ TEST_CASE("catalog: an archive deleted since the listing is not listed, nor an e
   Catalog c = jb::read_catalog(store, {}, reporter);
   CHECK(names_of(c) == std::vector<std::string>{kept});
 }
+
+TEST_CASE("future_date: by name or by manifest, past a day of slack", "[catalog]") {
+  const std::int64_t now = utc(2026, 6, 1);
+  ArchiveInfo a;
+  a.name = archive_file_name(utc(2026, 6, 2, 11), "10.11.0");  // 23 hours ahead: slack
+  CHECK_FALSE(jb::future_date(a, now));
+  a.name = archive_file_name(utc(2099, 1, 1), "10.11.0");
+  CHECK(jb::future_date(a, now) == utc(2099, 1, 1));
+  // Not a generated name: only the manifest's date counts.
+  a.name = "copy.tar.zst";
+  CHECK_FALSE(jb::future_date(a, now));
+  a.manifest.emplace();
+  a.manifest->created = "2098-05-01T00:00:00Z";
+  CHECK(jb::future_date(a, now) == utc(2098, 5, 1, 0));
+  // Both: the later one is reported.
+  a.name = archive_file_name(utc(2099, 1, 1), "10.11.0");
+  CHECK(jb::future_date(a, now) == utc(2099, 1, 1));
+  a.manifest->created = "2026-05-31T00:00:00Z";
+  a.name = archive_file_name(utc(2026, 5, 31), "10.11.0");
+  CHECK_FALSE(jb::future_date(a, now));
+}

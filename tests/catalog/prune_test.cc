@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <set>
 
 #include <zstd.h>
@@ -16,6 +17,7 @@
 #include "jellyfin_backup/create/create.h"
 #include "jellyfin_backup/io/location.h"
 #include "jellyfin_backup/io/store.h"
+#include "jellyfin_backup/utc_time.h"
 #include "test_util.h"
 
 using jb::archive_file_name;
@@ -43,11 +45,11 @@ const std::string& sample_archive() {
   return bytes;
 }
 
-// sample_archive() as made on another host: frame 1 (the manifest alone)
-// decompressed, its host replaced by as many 'x' (the tar header's size
+// sample_archive() with its manifest edited: frame 1 (the manifest alone)
+// decompressed, `edit` applied (it must keep the size, so the tar header
 // stays right), and compressed again with its checksum. Only the catalog's
 // reading of the manifest is fooled; a full verify would see the change.
-std::string archive_of_other_host() {
+std::string with_manifest_edited(const std::function<void(std::string& tar)>& edit) {
   const std::string& bytes = sample_archive();
   const std::size_t frame1 = ZSTD_findFrameCompressedSize(bytes.data(), bytes.size());
   REQUIRE_FALSE(ZSTD_isError(frame1));
@@ -55,11 +57,8 @@ std::string archive_of_other_host() {
   const std::size_t size = ZSTD_decompress(tar.data(), tar.size(), bytes.data(), frame1);
   REQUIRE_FALSE(ZSTD_isError(size));
   tar.resize(size);
-  const std::string key = "\"host\": \"";
-  const auto at = tar.find(key);
-  REQUIRE(at != std::string::npos);
-  const auto end = tar.find('"', at + key.size());
-  std::fill(tar.begin() + static_cast<std::ptrdiff_t>(at + key.size()), tar.begin() + static_cast<std::ptrdiff_t>(end), 'x');
+  edit(tar);
+  REQUIRE(tar.size() == size);
   ZSTD_CCtx* cctx = ZSTD_createCCtx();
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
   std::string frame(ZSTD_compressBound(tar.size()), '\0');
@@ -68,6 +67,30 @@ std::string archive_of_other_host() {
   REQUIRE_FALSE(ZSTD_isError(n));
   frame.resize(n);
   return frame + bytes.substr(frame1);
+}
+
+// The value of `"key": "..."` in the manifest, replaced by `value` (as long).
+std::string with_manifest_string(const std::string& key, const std::string& value) {
+  return with_manifest_edited([&](std::string& tar) {
+    const std::string field = "\"" + key + "\": \"";
+    const auto at = tar.find(field);
+    REQUIRE(at != std::string::npos);
+    const auto end = tar.find('"', at + field.size());
+    REQUIRE(end - at - field.size() == value.size());
+    tar.replace(at + field.size(), value.size(), value);
+  });
+}
+
+// sample_archive() as made on another host: its host replaced by as many 'x'.
+std::string archive_of_other_host() {
+  return with_manifest_edited([](std::string& tar) {
+    const std::string key = "\"host\": \"";
+    const auto at = tar.find(key);
+    REQUIRE(at != std::string::npos);
+    const auto end = tar.find('"', at + key.size());
+    std::fill(tar.begin() + static_cast<std::ptrdiff_t>(at + key.size()),
+              tar.begin() + static_cast<std::ptrdiff_t>(end), 'x');
+  });
 }
 
 struct BackupDir {
@@ -428,4 +451,97 @@ TEST_CASE("prune: an empty directory", "[prune]") {
   CHECK(r.unreadable.empty());
   CHECK(r.freed_bytes == 0);
   CHECK_FALSE(r.failed());
+}
+
+TEST_CASE("prune: archives dated in the future never fill a keep slot", "[prune]") {
+  // Three tiny fakes "from 2099" beside real archives once made
+  // --keep-daily 3 plan to delete every real one.
+  BackupDir dir;
+  std::vector<std::string> real;
+  for (int d = 1; d <= 5; ++d) real.push_back(dir.add(day(2026, 6, d), "10.11.0"));
+  std::vector<std::string> fakes;
+  for (int d = 1; d <= 3; ++d) fakes.push_back(dir.add(day(2099, 1, d), "10.11.0"));
+  // A generated name of today, but a manifest that says 2099: its manifest
+  // is as much a date as its name.
+  const std::string created_2099 = dir.add(
+      day(2026, 6, 6), "10.11.0", with_manifest_string("created", "2099-01-04T12:00:00Z"));
+
+  jb::RetentionPolicy policy;
+  policy.daily = 3;
+  PruneOptions options;
+  options.policy = policy;  // `now`: the clock (the manifests were created today)
+  RecordingReporter reporter;
+  PruneResult r = jb::prune_store(*dir.store, options, reporter);
+
+  // The policy decides over the real archives as if the fakes were not there.
+  REQUIRE(r.archives.size() == 5);
+  CHECK(r.archives[0].info.name == real[4]);
+  CHECK(r.archives[0].reasons == std::vector<std::string>{"daily"});
+  CHECK(r.archives[2].info.name == real[2]);
+  CHECK(r.archives[2].keep);
+  CHECK_FALSE(r.archives[3].keep);
+  CHECK_FALSE(r.archives[4].keep);
+  // The fakes are kept, reported with the date that is wrong, and judged not.
+  REQUIRE(r.future.size() == 4);
+  std::set<std::string> future;
+  for (const auto& f : r.future) future.insert(f.info.name);
+  CHECK(future == std::set<std::string>{fakes[0], fakes[1], fakes[2], created_2099});
+  for (const auto& f : r.future)
+    if (f.info.name == created_2099) CHECK(jb::utc_iso(f.date) == "2099-01-04T12:00:00Z");
+  for (const auto& name : fakes) CHECK(dir.has(name));
+  CHECK(dir.has(created_2099));
+  for (int i : {2, 3, 4}) CHECK(dir.has(real[i]));
+  CHECK_FALSE(dir.has(real[0]));
+  CHECK_FALSE(dir.has(real[1]));
+}
+
+TEST_CASE("prune: a day of slack: an archive just ahead of the clock is judged as usual", "[prune]") {
+  BackupDir dir;
+  // The manifests say they were created now (sample_archive() is made by
+  // this run); the names are what is ahead.
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  const auto older = dir.add(now - 24 * 3600, "10.11.0");
+  // Twelve hours ahead: a clock a little off, or a zone mixed up.
+  const auto ahead = dir.add(now + 12 * 3600, "10.11.0");
+  PruneOptions options;
+  options.policy = keep_last(1);
+  options.now = now;
+  RecordingReporter reporter;
+  PruneResult r = jb::prune_store(*dir.store, options, reporter);
+  CHECK(r.future.empty());
+  REQUIRE(r.archives.size() == 2);
+  CHECK(r.archives[0].info.name == ahead);
+  CHECK(r.archives[0].keep);
+  CHECK(r.archives[1].removed);
+  CHECK_FALSE(dir.has(older));
+}
+
+TEST_CASE("prune: with only future-dated archives, nothing is judged and nothing removed", "[prune]") {
+  BackupDir dir;
+  const auto fake = dir.add(day(2099, 1, 1), "10.11.0");
+  PruneOptions options;
+  options.policy = keep_last(1);
+  options.now = day(2026, 6, 2);
+  RecordingReporter reporter;
+  PruneResult r = jb::prune_store(*dir.store, options, reporter);
+  CHECK(r.archives.empty());
+  CHECK(r.hosts.empty());
+  REQUIRE(r.future.size() == 1);
+  CHECK(r.future[0].date == day(2099, 1, 1));
+  CHECK(dir.has(fake));
+}
+
+TEST_CASE("prune: an archive with no date to believe is kept and reported, never judged", "[prune]") {
+  // Not a generated name, and a manifest whose `created` is no time: it
+  // would otherwise count as from 1970, the first to go.
+  BackupDir dir;
+  const auto real = dir.add(day(2026, 6, 1), "10.11.0");
+  write_file(dir.tmp / "manual-copy.tar.zst", with_manifest_string("created", "not-a-time-at-all..."));
+  PruneResult r = prune(*dir.store, keep_last(1));
+  REQUIRE(r.unreadable.size() == 1);
+  CHECK(r.unreadable[0].name == "manual-copy.tar.zst");
+  CHECK_THAT(*r.unreadable[0].error, Catch::Contains("`created` is not a UTC time (not-a-time-at-all...)"));
+  REQUIRE(r.archives.size() == 1);
+  CHECK(r.archives[0].info.name == real);
+  CHECK(dir.has("manual-copy.tar.zst"));
 }

@@ -121,6 +121,14 @@ TEST_CASE("config: loading the file") {
     ::chmod((tmp / "real.conf").c_str(), 0666);
     CHECK(error_of([&] { load_config(path); }).kind() == jb::ErrorKind::kRefused);
   }
+  SECTION("a FIFO is refused at once, never waited on") {
+    // Opened non-blocking and checked regular before a byte is read: a
+    // FIFO with no writer would block the run for ever.
+    REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+    auto e = error_of([&] { load_config(path); });
+    CHECK(e.kind() == jb::ErrorKind::kUsage);
+    CHECK_THAT(e.full_message(), Catch::Contains("not a regular file"));
+  }
   SECTION("a file of another user is refused (as root)") {
     if (::geteuid() != 0) return;
     jb::test::write_file(path, "quiet = yes\n", 0600);

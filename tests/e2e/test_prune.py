@@ -276,9 +276,10 @@ class PruneRules(PruneBase):
         self.assertPrune(archives, ["--keep-hourly", "3"], expected)
 
     def test_weekly_is_iso_monday_to_sunday(self):
-        # 2026-12-31 is a Thursday: 2026 has an ISO week 53, Monday Dec 28 .. Sunday Jan 3 2027.
-        days = [utc(2026, 12, 27, 4), utc(2026, 12, 28, 4), utc(2026, 12, 31, 4), utc(2027, 1, 1, 4),
-                utc(2027, 1, 3, 4), utc(2027, 1, 4, 4)]
+        # 2020-12-31 is a Thursday: 2020 has an ISO week 53, Monday Dec 28 .. Sunday Jan 3 2021.
+        # (A past year: an archive dated in the future is never judged.)
+        days = [utc(2020, 12, 27, 4), utc(2020, 12, 28, 4), utc(2020, 12, 31, 4), utc(2021, 1, 1, 4),
+                utc(2021, 1, 3, 4), utc(2021, 1, 4, 4)]
         archives = [(d, "10.11.0") for d in days]
         n = lambda d: gen_name(d, "10.11.0")
         expected = {n(days[5]): ["weekly"], n(days[4]): ["weekly"], n(days[0]): ["weekly"]}

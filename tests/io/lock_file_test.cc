@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
 #include <set>
 
@@ -22,6 +23,8 @@ using jb::test::TempDir;
 using jb::test::write_file;
 
 namespace {
+
+void make_dirs_for_test(const std::string& path) { std::filesystem::create_directories(path); }
 
 bool exists(const std::string& path) {
   struct stat st;
@@ -224,7 +227,8 @@ TEST_CASE("lock: cannot create the lock file", "[lock]") {
   write_file(tmp / "target", "keep me");
   REQUIRE(::symlink((tmp / "target").c_str(), (tmp / "link").c_str()) == 0);
   e = error_of([&] { LockFile::acquire(tmp / "link", "d", "create", silent); });
-  CHECK(e.kind() == jb::ErrorKind::kRuntime);
+  CHECK(e.kind() == jb::ErrorKind::kRefused);
+  CHECK(std::string(e.what()) == tmp / "link" + ": is a symlink, not a lock file: not followed");
   CHECK(jb::test::read_file(tmp / "target") == "keep me");
 }
 
@@ -348,4 +352,107 @@ TEST_CASE("lock: another user's lock file, held or stale", "[lock]") {
   CHECK_FALSE(result.ok);
   CHECK(result.text.find("cannot take over the lock file") != std::string::npos);
   CHECK(exists(path));
+}
+
+TEST_CASE("lock: a file planted at the lock path is refused, never written, never waited on", "[lock]") {
+  // The lock directory (/run/lock, /tmp) is writable by everyone.
+  TempDir tmp;
+  jb::Reporter silent;
+  const std::string path = tmp / "lock";
+  SECTION("a FIFO: an open or a read would block") {
+    REQUIRE(::mkfifo(path.c_str(), 0666) == 0);
+    auto e = error_of([&] { LockFile::acquire(path, "d", "create", silent); });
+    CHECK(e.kind() == jb::ErrorKind::kRefused);
+    CHECK(std::string(e.what()) == path + ": is not a regular file, not a lock file");
+    CHECK_FALSE(jb::read_lock_holder(path));
+    CHECK(exists(path));  // not ours to remove
+  }
+  SECTION("a hard link to another file: root would truncate it") {
+    write_file(tmp / "victim", "keep me");
+    REQUIRE(::link((tmp / "victim").c_str(), path.c_str()) == 0);
+    auto e = error_of([&] { LockFile::acquire(path, "d", "create", silent); });
+    CHECK(e.kind() == jb::ErrorKind::kRefused);
+    CHECK_THAT(e.full_message(), Catch::Contains("other hard links"));
+    CHECK(jb::test::read_file(tmp / "victim") == "keep me");
+  }
+  SECTION("a huge stale file of ours: only its start is read, and it is taken over") {
+    {
+      jb::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+      REQUIRE(fd);
+      REQUIRE(::ftruncate(fd.get(), off_t{1} << 40) == 0);  // sparse: 1 TiB of nothing
+    }
+    {
+      LockFile lock = LockFile::acquire(path, "d", "create", silent);
+      CHECK(jb::read_lock_holder(path)->pid == ::getpid());
+    }
+    CHECK_FALSE(exists(path));
+  }
+}
+
+TEST_CASE("lock: another user's file is never written and its text never believed", "[lock]") {
+  if (::geteuid() != 0) {
+    WARN("needs root to plant a file of another user; skipping");
+    return;
+  }
+  TempDir tmp;
+  jb::Reporter silent;
+  const std::string path = tmp / "lock";
+  const std::string forged = "{\"pid\": 1, \"command\": \"restore\", \"host\": \"\\u001b[2Jforged\"}\n";
+  write_file(path, forged, 0666);
+  REQUIRE(::chown(path.c_str(), jb::test::kUnprivilegedId, jb::test::kUnprivilegedId) == 0);
+  {
+    // Held by that user: refused, and what the file says is not shown.
+    jb::UniqueFd held(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    REQUIRE(::flock(held.get(), LOCK_EX) == 0);
+    auto e = error_of([&] { LockFile::acquire(path, "the backup directory d", "create", silent); });
+    CHECK(e.kind() == jb::ErrorKind::kRefused);
+    CHECK(std::string(e.what()) == "the backup directory d is in use by a process of uid 65534, which owns the lock file");
+  }
+  // Not held: still not taken over (root would write a file its owner
+  // controls), and left as it is.
+  auto e = error_of([&] { LockFile::acquire(path, "the backup directory d", "create", silent); });
+  CHECK(e.kind() == jb::ErrorKind::kRefused);
+  CHECK(std::string(e.what()) == path + ": the lock file belongs to uid 65534, not to this user or root: not taken over");
+  CHECK(jb::test::read_file(path) == forged);
+}
+
+TEST_CASE("lock: lock_key is the normalised absolute path, existing or not", "[lock]") {
+  TempDir tmp;
+  const std::string real = jb::test::real_path(tmp.path());
+  make_dirs_for_test(tmp / "t");
+  CHECK(jb::lock_key(tmp / "t") == real + "/t");
+  CHECK(jb::lock_key(tmp / "t/data") == real + "/t/data");
+  CHECK(jb::lock_key(tmp.path() + "//t/./data/") == real + "/t/data");
+  CHECK(jb::lock_key(tmp / "t/missing/../data") == real + "/t/data");
+  CHECK(jb::lock_key(tmp / "t/missing/deeper/../../data") == real + "/t/data");
+  // Through a symlink to the existing ancestor.
+  REQUIRE(::symlink((real + "/t").c_str(), (tmp / "link").c_str()) == 0);
+  CHECK(jb::lock_key(tmp / "link/data") == real + "/t/data");
+  // Relative to the current directory.
+  const std::string cwd = std::filesystem::current_path();
+  std::filesystem::current_path(tmp.path());
+  const std::string relative = jb::lock_key("t/data"), dotted = jb::lock_key("./t//data/.");
+  std::filesystem::current_path(cwd);
+  CHECK(relative == real + "/t/data");
+  CHECK(dotted == real + "/t/data");
+  CHECK(jb::lock_key("/") == "/");
+  CHECK(jb::lock_key("/..") == "/");
+}
+
+TEST_CASE("lock: lock_trees keys a tree that does not exist yet by its normalised path", "[lock]") {
+  // `restore --data t/data` and `--data /abs/t/data` ran at once.
+  TempDir tmp;
+  ScopedEnv env("JELLYFIN_BACKUP_LOCK_DIR", tmp.path());
+  make_dirs_for_test(tmp / "t");
+  RecordingReporter reporter;
+  auto locks = jb::lock_trees({tmp / "t/data", tmp / "t/config"}, "restore", reporter);
+  const std::string cwd = std::filesystem::current_path();
+  std::filesystem::current_path(tmp.path());
+  auto e = error_of([&] { jb::lock_trees({"t//data/", "t/other"}, "restore", reporter); });
+  std::filesystem::current_path(cwd);
+  CHECK(e.kind() == jb::ErrorKind::kRefused);
+  CHECK_THAT(std::string(e.what()), Catch::StartsWith("the Jellyfin tree t//data/ is in use by jellyfin-backup restore"));
+  // The same tree twice under two spellings is one lock, not a refusal.
+  locks.clear();
+  CHECK(jb::lock_trees({tmp / "t/data", tmp / "t/./data"}, "restore", reporter).size() == 1);
 }

@@ -244,3 +244,63 @@ TEST_CASE("store: lock paths", "[store]") {
   CHECK(secret.find("AKIA") == std::string::npos);
   CHECK(secret.find("/jellyfin-backup.rclone_s3_") != std::string::npos);
 }
+
+TEST_CASE("store: a planted FIFO, device or symlink is never read, and never blocks", "[store]") {
+  // Anyone who can put a file in the backup directory is untrusted: a FIFO
+  // named like a sidecar once made verify block for ever.
+  TempDir tmp;
+  auto store = open_store(parse_location(tmp.path()));
+  REQUIRE(::mkfifo((tmp / "a.tar.zst.xxh128").c_str(), 0644) == 0);
+  REQUIRE(::mkfifo((tmp / "b.tar.zst").c_str(), 0644) == 0);
+  write_file(tmp / "secret", "root's");
+  REQUIRE(::symlink((tmp / "secret").c_str(), (tmp / "c.tar.zst.xxh128").c_str()) == 0);
+  REQUIRE(::symlink((tmp / "secret").c_str(), (tmp / "d.tar.zst").c_str()) == 0);
+  REQUIRE(::symlink("/dev/zero", (tmp / "e.tar.zst").c_str()) == 0);
+
+  // Each would block (a FIFO with no writer) or read what it leads to; a
+  // test that hangs here is the bug.
+  for (const char* sidecar : {"a.tar.zst.xxh128", "c.tar.zst.xxh128"}) {
+    jb::Error e = error_of([&] { store->read_small(sidecar, 4096); });
+    CHECK(e.kind() == jb::ErrorKind::kRuntime);
+    CHECK_THAT(e.full_message(), Catch::Contains(std::string(sidecar) + ": not a regular file: not read"));
+  }
+  for (const char* archive : {"b.tar.zst", "d.tar.zst", "e.tar.zst"}) {
+    jb::Error e = error_of([&] { store->open(archive); });
+    CHECK(e.kind() == jb::ErrorKind::kRefused);
+    CHECK_THAT(e.full_message(), Catch::Contains(tmp / archive));
+  }
+  CHECK_THAT(error_of([&] { store->open("b.tar.zst"); }).full_message(),
+             Catch::Contains("not a regular file (a FIFO, socket or device): not read"));
+  CHECK_THAT(error_of([&] { store->open("d.tar.zst"); }).full_message(), Catch::Contains("is a symlink: not followed"));
+  // Nor are they files of the store.
+  CHECK(listed(*store) == Names{"secret"});
+  CHECK(store->read_small("missing", 10) == std::nullopt);
+  CHECK(store->read_small("secret", 10) == "root's");
+}
+
+TEST_CASE("store: an archive path named explicitly is read only if it is a regular file", "[store]") {
+  // Decided: an explicit FIFO is refused too (a stream is `-`), and so is a
+  // symlink in the last component: the same rule everywhere, pointing at `-`.
+  TempDir tmp;
+  REQUIRE(::mkfifo((tmp / "fifo").c_str(), 0644) == 0);
+  jb::Error e = error_of([&] { jb::open_source(tmp / "fifo"); });
+  CHECK(e.kind() == jb::ErrorKind::kRefused);
+  CHECK_THAT(e.full_message(), Catch::Contains("name the archive as `-`"));
+  e = error_of([&] { jb::open_source(tmp / "missing"); });
+  CHECK(e.kind() == jb::ErrorKind::kRuntime);
+  CHECK_THAT(e.full_message(), Catch::Contains("cannot open archive"));
+  e = error_of([&] { jb::open_source(tmp.path()); });
+  CHECK_THAT(e.full_message(), Catch::Contains("is a directory, not an archive"));
+  write_file(tmp / "regular", "12345");
+  auto source = jb::open_source(tmp / "regular");
+  CHECK(source->size() == 5u);
+  char buffer[8];
+  CHECK(source->read(buffer, sizeof buffer) == 5u);
+}
+
+TEST_CASE("store: the lock key of a directory that does not exist yet is its normalised path", "[store]") {
+  TempDir tmp;
+  const std::string real = jb::test::real_path(tmp.path());
+  CHECK(open_store(parse_location(tmp / "new"))->lock_path() == jb::keyed_lock_path(real + "/new"));
+  CHECK(open_store(parse_location(tmp / "x/../new/"))->lock_path() == jb::keyed_lock_path(real + "/new"));
+}

@@ -60,6 +60,17 @@ struct Catalog {
 // directory does not exist.
 Catalog read_catalog(const Store& store, const CatalogOptions& options, Reporter& reporter);
 
+// How far ahead of the clock an archive's date may be before it is not
+// believed: a day covers clocks that drift and zones that confuse. Past
+// that the date is wrong (a clock once set forward) or a lie (a planted
+// file), and it must not steer retention: an archive from "2099" would be
+// "the newest" and fill every keep slot.
+constexpr std::int64_t kFutureSlackSeconds = 24 * 60 * 60;
+
+// The latest of the archive's dates (its name's stamp, its manifest's
+// `created`) if it lies more than kFutureSlackSeconds after `now`.
+std::optional<std::int64_t> future_date(const ArchiveInfo& archive, std::int64_t now);
+
 // The stamp and version of a name create generates, if it is one.
 struct GeneratedName {
   std::int64_t time = 0;

@@ -3,6 +3,12 @@
 // is empty, never the newest archive, never a file that is not one of our
 // readable archives (unreadable ones are kept and reported).
 //
+// Only archives whose dates can be believed are judged: one dated more than
+// a day ahead of the clock (by name or manifest) is kept and reported, and
+// counts for nothing: not "the newest", not a daily slot. Otherwise anyone
+// who can put a file in the directory could make three tiny fakes from 2099
+// push every real archive out of --keep-daily 3.
+//
 // As restic groups snapshots by host, archives of different hosts (the
 // manifest's `host`: two servers backing up into one directory) are judged
 // apart, each host keeping its own newest, daily, ... archives, unless
@@ -10,6 +16,8 @@
 // whose host names never repeat).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +32,15 @@ struct PruneOptions {
   RetentionPolicy policy;
   bool dry_run = false;
   bool group_by_host = true;
+  // The clock that says what "in the future" is (unix seconds); nullopt:
+  // the system clock when prune starts.
+  std::optional<std::int64_t> now;
+};
+
+// An archive dated too far ahead to be believed (catalog.h future_date).
+struct FutureArchive {
+  ArchiveInfo info;
+  std::int64_t date = 0;  // the date that is in the future
 };
 
 struct PrunedArchive {
@@ -37,6 +54,7 @@ struct PrunedArchive {
 struct PruneResult {
   std::vector<PrunedArchive> archives;  // newest first
   std::vector<ArchiveInfo> unreadable;  // kept, never judged
+  std::vector<FutureArchive> future;    // dated in the future: kept, never judged
   std::vector<std::string> hosts;       // the hosts of the judged archives, sorted
   // Sidecars whose archive was gone before this run (a deletion that failed
   // half-way, an archive deleted by hand; only for names create generates):

@@ -38,7 +38,10 @@ class LockFile {
   //   "<what> is in use by jellyfin-backup create (pid 1234 on host, since
   //    2026-11-25T03:15:00Z); wait for it to finish (lock file <path>)".
   // A stale lock file (its holder dead) is taken over with a warning.
-  // Throws Error(kRuntime) when the lock file cannot be created.
+  // Throws Error(kRuntime) when the lock file cannot be created, and
+  // Error(kRefused) when what is at `path` is not a lock file we may use
+  // (a symlink, a FIFO, a file with other hard links, another user's file):
+  // the lock directory is shared, and such a file was planted.
   static LockFile acquire(const std::string& path, const std::string& what,
                           const std::string& command, Reporter& reporter);
 
@@ -69,8 +72,14 @@ std::string lock_directory();
 // one never touches the user's directories.
 std::string keyed_lock_path(const std::string& key);
 
-// The locks of a Jellyfin install: one per tree path (nested or not),
-// taken in a fixed order.
+// The key of a path's lock: absolute, with the deepest existing ancestor
+// resolved by realpath (symlinks, "..") and the rest (which does not exist
+// yet) read lexically: "t/data", "./t//data/" and "/abs/t/x/../data" are
+// one key. Throws Error(kRuntime) only when the current directory is gone.
+std::string lock_key(const std::string& path);
+
+// The locks of a Jellyfin install: one per tree (nested or not), keyed by
+// lock_key(), taken in a fixed order.
 std::vector<LockFile> lock_trees(const std::vector<std::string>& trees, const std::string& command,
                                  Reporter& reporter);
 

@@ -65,7 +65,18 @@ std::unique_ptr<Source> open_source(const Location& location);
 // is stopped.
 void check_source(const std::string& path);
 
-// A local file (never standard input), as open_source opens one.
+// A local file (never standard input), as open_source opens one: only a
+// regular file, never through a symlink in its last component, opened
+// non-blocking so that a FIFO or a device put in its place cannot block us
+// (open_regular_file). A symlink or a non-regular file is Error(kRefused),
+// naming it and pointing at `-` for streams; a directory or a missing file
+// is Error(kRuntime).
 std::unique_ptr<Source> open_file_source(const std::string& path);
+// Likewise the file `name` in `dir` (a backup directory held open).
+class DirFd;
+std::unique_ptr<Source> open_file_source(const DirFd& dir, const std::string& name);
+// The one both use: `name` relative to `dir_fd` (AT_FDCWD for a path),
+// shown as `display` in messages.
+std::unique_ptr<Source> open_file_source(int dir_fd, const std::string& name, const std::string& display);
 
 }  // namespace jb
