@@ -348,10 +348,7 @@ void Verifier::compare_checksums() {
   std::uint64_t lines = 0;
   try {
     for_each_checksum_line(*checksums_text_, [&](ChecksumLine&& line) {
-      if (++lines == max_lines + 1)
-        add(list_name, "lists more files than the manifest announced (" +
-                           std::to_string(max_lines - 1) + ", and " +
-                           std::string(format::kManifestName) + ")");
+      ++lines;
       auto it = sums_.find(line.path);
       if (it == sums_.end()) {
         add(line.path, "listed in " + list_name + " but missing from the archive");
@@ -369,6 +366,10 @@ void Verifier::compare_checksums() {
     add(list_name, e.what());
     return;
   }
+  // After the lines it explains: what is missing is what users act on.
+  if (lines > max_lines)
+    add(list_name, "lists more files than the manifest announced (" + std::to_string(max_lines - 1) +
+                       ", and " + std::string(format::kManifestName) + ")");
   for (const auto& [path, sum] : sums_) {
     if (!sum.listed) add_at(sum.entry_index, path, "not listed in " + list_name);
   }
