@@ -242,6 +242,9 @@ class Bounds(ArchiveCase):
         b.archive(self.archive_path, manifest_edit=lambda m: m["trees"][1].update(
             entries=m["trees"][1]["entries"] - 15))
         self.assertVerifyRefused("more entries than the manifest announced for data/")
+        # inspect --list holds its listing whole: bounded the same way.
+        res = u.run(["inspect", "--list", self.archive_path])
+        self.assertFails(res, 3, "more entries than the manifest announced")
         self.assertRestoreRefused("more entries than the manifest announced for data/",
                                   "data/extra-05")
 
