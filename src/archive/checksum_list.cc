@@ -1,5 +1,7 @@
 #include "jellyfin_backup/archive/checksum_list.h"
 
+#include <functional>
+
 #include "jellyfin_backup/archive/archive_format.h"
 #include "jellyfin_backup/error.h"
 
@@ -38,8 +40,8 @@ std::string format_checksum_line(std::string_view hex, std::string_view path) {
   return line;
 }
 
-std::vector<ChecksumLine> parse_checksum_list(std::string_view text) {
-  std::vector<ChecksumLine> lines;
+void for_each_checksum_line(std::string_view text,
+                            const std::function<void(ChecksumLine&&)>& fn) {
   std::size_t line_no = 0;
   while (!text.empty()) {
     ++line_no;
@@ -66,8 +68,18 @@ std::vector<ChecksumLine> parse_checksum_list(std::string_view text) {
         else throw bad_line(line_no, "unknown escape");
       }
     }
-    lines.push_back(std::move(entry));
+    fn(std::move(entry));
   }
+}
+
+std::vector<ChecksumLine> parse_checksum_list(std::string_view text, std::size_t max_lines) {
+  std::vector<ChecksumLine> lines;
+  for_each_checksum_line(text, [&](ChecksumLine&& line) {
+    if (lines.size() == max_lines)
+      throw bad_line(lines.size() + 1, "more lines than the archive has files (" +
+                                           std::to_string(max_lines) + ")");
+    lines.push_back(std::move(line));
+  });
   return lines;
 }
 

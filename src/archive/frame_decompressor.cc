@@ -1,5 +1,6 @@
 #include "jellyfin_backup/archive/frame_decompressor.h"
 
+#include <cstdio>
 #include <cstring>
 #include <zstd_errors.h>
 #include <new>
@@ -27,6 +28,12 @@ std::string describe_zstd_error(std::size_t ret) {
     default:
       return ZSTD_getErrorName(ret);
   }
+}
+
+std::string hex32(std::uint32_t v) {
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08X", v);
+  return buf;
 }
 
 }  // namespace
@@ -60,8 +67,10 @@ bool FrameDecompressor::fill_input() {
   return n > 0;
 }
 
-// A v1 frame must carry a content checksum; skippable frames (reserved for a
-// later seek index) carry none and are allowed.
+// A v1 frame must carry a content checksum. Format v1 writes no skippable
+// frame (archive_format.h), so one anywhere is a hidden payload that
+// `zstd -d` and every tar would pass over in silence: refused from its
+// header, before a byte of it is read, whatever size it announces.
 void FrameDecompressor::check_frame_header() {
   for (;;) {
     ZSTD_frameHeader header;
@@ -74,9 +83,15 @@ void FrameDecompressor::check_frame_header() {
       fail("garbage after the last frame or a damaged frame header");
     }
     if (ret == 0) {
-      if (header.frameType == ZSTD_frame && !header.checksumFlag)
+      if (header.frameType == ZSTD_skippableFrame) {
+        const auto* p = reinterpret_cast<const unsigned char*>(in_.data() + in_pos_);
+        const std::uint32_t magic = p[0] | p[1] << 8 | p[2] << 16 | static_cast<std::uint32_t>(p[3]) << 24;
+        fail("skippable frame (magic 0x" + hex32(magic) +
+             ", " + std::to_string(header.frameContentSize) +
+             " bytes) hidden in the archive: this format writes none");
+      }
+      if (!header.checksumFlag)
         fail("frame has no content checksum, so its data cannot be verified");
-      frame_has_checksum_ = header.frameType == ZSTD_frame;
       return;
     }
     if (!fill_input() && in_end_ - in_pos_ < ret) fail("truncated frame header");
@@ -95,7 +110,6 @@ void FrameDecompressor::remember_last4(const char* data, std::size_t n) {
 
 void FrameDecompressor::end_of_frame() {
   ++frames_;
-  if (!frame_has_checksum_) return;
   // The checksum is the low 32 bits of XXH64(content), little-endian.
   const auto digest = static_cast<std::uint32_t>(XXH64_digest(frame_hash_.get()));
   const std::uint32_t stored = static_cast<std::uint32_t>(last4_[0]) |

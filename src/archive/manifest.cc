@@ -94,6 +94,11 @@ std::optional<std::string> optional_string_field(const json& object, const char*
 }  // namespace
 
 Manifest Manifest::parse(std::string_view text) {
+  // nlohmann's lexer takes a NUL for the end of input: what follows one
+  // would be stored in the archive, checksummed, and never looked at.
+  if (auto nul = text.find('\0'); nul != std::string_view::npos)
+    throw bad_manifest("NUL byte at offset " + std::to_string(nul) + " (" +
+                       std::to_string(text.size() - nul - 1) + " bytes hidden after it)");
   json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) throw bad_manifest("not valid JSON");
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "jellyfin_backup/archive/archive_format.h"
+
 namespace jb {
 namespace {
 
@@ -84,10 +86,19 @@ void TarReader::check_nothing_follows() {
   std::uint64_t from_previous = tail - in_last.size();
   std::string_view in_previous = previous_.substr(previous_.size() - from_previous);
   bool clean = all_zero(in_previous) && all_zero(in_last);
-  while (clean) {
+  std::uint64_t zeros = tail;
+  for (;;) {
+    // Zeros hide nothing, but an endless stream of them costs time.
+    if (clean && zeros > format::kMaxTarPadding) {
+      throw damaged_error("more than " + std::to_string(format::kMaxTarPadding) +
+                              " bytes of padding after the end of the tar archive",
+                          "the archive was modified after it was written");
+    }
+    if (!clean) break;
     std::string_view piece = input_.next();
     if (piece.empty()) break;
     clean = all_zero(piece);
+    zeros += piece.size();
   }
   if (!clean)
     throw damaged_error("data after the end of the tar archive",

@@ -1,6 +1,7 @@
 #include "jellyfin_backup/archive/verifier.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
 #include <set>
 
@@ -12,6 +13,7 @@ namespace jb {
 namespace {
 
 constexpr std::uint64_t kArchiveWide = std::numeric_limits<std::uint64_t>::max();
+constexpr std::size_t kMaxProblems = 1000;
 
 std::string count_text(std::uint64_t n, const char* unit) {
   return std::to_string(n) + " " + unit;
@@ -26,13 +28,42 @@ std::string describe_problem(const Problem& p) {
   return text;
 }
 
+void Verifier::add_sum(const std::string& path, std::uint64_t entry_index, std::string hex) {
+  auto [it, fresh] = sums_.insert_or_assign(path, FileSum{entry_index, std::move(hex)});
+  (void)it;
+  // A line is at most '\\', 32 hex digits, two spaces, the path with every
+  // byte escaped, '\n' (format_checksum_line).
+  if (fresh) checksums_budget_ += 36 + 2 * path.size();
+}
+
 void Verifier::add(std::string path, std::string problem, std::string expected,
                    std::string actual) {
   std::uint64_t index = path.empty() ? kArchiveWide : index_ - 1;
+  add_at(index, std::move(path), std::move(problem), std::move(expected), std::move(actual));
+}
+
+// Problems are what every refused entry leaves behind: capped, so that an
+// archive of a million bad entries costs no more than a thousand.
+void Verifier::add_at(std::uint64_t index, std::string path, std::string problem,
+                      std::string expected, std::string actual) {
+  if (problems_.size() > kMaxProblems) return;
+  if (problems_.size() == kMaxProblems) {
+    problems_.push_back({index, {}, "more than " + std::to_string(kMaxProblems) +
+                                        " problems: the rest of the archive was not read", {}, {}});
+    stopped_ = true;
+    return;
+  }
   problems_.push_back(
       {index, std::move(path), std::move(problem), std::move(expected), std::move(actual)});
 }
 
+void Verifier::refuse(std::string problem, std::string expected, std::string actual) {
+  add(path_, std::move(problem), std::move(expected), std::move(actual));
+  stopped_ = true;
+}
+
+// Syntax, depth and tree; where the path lies among the others is
+// paths_'s business.
 bool Verifier::check_path(const std::string& path) {
   if (path.empty()) {
     add("(empty name)", "entry has an empty name");
@@ -43,7 +74,8 @@ bool Verifier::check_path(const std::string& path) {
     return false;
   }
   std::size_t start = 0;
-  std::string first;
+  std::size_t depth = 0;  // components below the tree root
+  std::string_view first;
   for (;;) {
     std::size_t slash = path.find('/', start);
     std::string_view part(path.data() + start,
@@ -56,24 +88,73 @@ bool Verifier::check_path(const std::string& path) {
       add(path, "'" + std::string(part) + "' path component");
       return false;
     }
-    if (start == 0) first = part;
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
-  for (std::size_t slash = path.find('/'); slash != std::string::npos;
-       slash = path.find('/', slash + 1)) {
-    if (non_dirs_.count(path.substr(0, slash))) {
-      add(path, "lies beneath \"" + path.substr(0, slash) +
-                    "\", which is not a directory (a symlink there would lead outside)");
+    if (part.size() > format::kMaxNameBytes) {
+      add(path, "a path component is longer than " + std::to_string(format::kMaxNameBytes) +
+                    " bytes, which no filesystem takes");
       return false;
     }
+    if (start == 0) first = part;
+    else ++depth;
+    if (slash == std::string::npos) break;
+    start = slash + 1;
   }
   if (!manifest_ || !manifest_->find_tree(first)) {
     add(path, "outside the archive's trees (" + std::string(format::kConfigTree) + "/ and " +
                   std::string(format::kDataTree) + "/)");
     return false;
   }
+  if (depth > format::kMaxDepth) {
+    // Counted while scanning: refused before anything is kept for it.
+    refuse("lies " + std::to_string(depth) + " levels deep in its tree; archives of this format "
+           "hold trees at most " + std::to_string(format::kMaxDepth) + " levels deep (Jellyfin's are "
+           "under 20)");
+    return false;
+  }
   tree_ = first;
+  return true;
+}
+
+// A tree may not hold more entries or files than the manifest announced:
+// everything kept per entry is bounded by those counts.
+bool Verifier::check_counts(const ManifestTree& tree, bool file) {
+  TreeCount& count = counts_[tree_];
+  if (count.entries >= tree.entries) {
+    refuse("more entries than the manifest announced for " + tree_ + "/",
+           count_text(tree.entries, "entries"), "at least " + count_text(count.entries + 1, "entries"));
+    return false;
+  }
+  if (file && count.files >= tree.files) {
+    refuse("more files than the manifest announced for " + tree_ + "/",
+           count_text(tree.files, "files"), "at least " + count_text(count.files + 1, "files"));
+    return false;
+  }
+  return true;
+}
+
+// Device nodes and setuid/setgid files are what the jellyfin user could not
+// make itself: only an explicit --allow-special restores them.
+bool Verifier::check_special(archive_entry* entry) {
+  const auto type = archive_entry_filetype(entry);
+  const mode_t perm = archive_entry_perm(entry);
+  std::string what;
+  if (type == AE_IFCHR || type == AE_IFBLK) {
+    what = std::string(type == AE_IFCHR ? "character" : "block") + " device " +
+           std::to_string(archive_entry_rdevmajor(entry)) + ":" +
+           std::to_string(archive_entry_rdevminor(entry));
+  } else if (type == AE_IFREG && !archive_entry_hardlink(entry) && (perm & 06000)) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(perm & 07777));
+    what = std::string((perm & 04000) ? ((perm & 02000) ? "setuid and setgid" : "setuid") : "setgid") +
+           " file (mode " + mode + ")";
+  } else {
+    return true;
+  }
+  if (policy_.special == VerifierPolicy::Special::kRefuse) {
+    refuse(what + ": restore creates device nodes and setuid/setgid files only with --allow-special "
+           "(unsafe archive)");
+    return false;
+  }
+  notes_.push_back({index_ - 1, path_, what, {}, {}});
   return true;
 }
 
@@ -103,12 +184,20 @@ bool Verifier::begin_entry(archive_entry* entry) {
     return true;
   }
   if (checksums_text_) {
-    add(path_, "entry after the " + std::string(format::kChecksumsName) + " trailer");
+    refuse("entry after the " + std::string(format::kChecksumsName) + " trailer");
     return false;
   }
   if (path_ == format::kChecksumsName) {
     if (type != AE_IFREG || hardlink || size_ > format::kMaxChecksumsBytes) {
       add(path_, "not a plausible checksum list");
+      return false;
+    }
+    // Checked before a byte of it is buffered: a list of millions of absent
+    // files is refused from its header.
+    if (size_ > checksums_budget_) {
+      refuse("larger than the list of this archive's " + std::to_string(sums_.size()) +
+                 " files can be",
+             "at most " + count_text(checksums_budget_, "bytes"), count_text(size_, "bytes"));
       return false;
     }
     kind_ = Kind::kChecksums;
@@ -117,15 +206,28 @@ bool Verifier::begin_entry(archive_entry* entry) {
 
   if (type == AE_IFDIR && path_.size() > 1 && path_.back() == '/') path_.pop_back();
   if (!check_path(path_)) return false;
-  if (!seen_.insert(path_).second) {
-    add(path_, "duplicate entry");
-    return false;
+  std::string blocking;
+  switch (paths_.add(path_, type == AE_IFDIR, &blocking)) {
+    case EntryPaths::Outcome::kAdded:
+      break;
+    case EntryPaths::Outcome::kDuplicate:
+      add(path_, "duplicate entry");
+      return false;
+    case EntryPaths::Outcome::kBeneathNonDir:
+      add(path_, "lies beneath \"" + blocking +
+                     "\", which is not a directory (a symlink there would lead outside)");
+      return false;
+    case EntryPaths::Outcome::kNonDirOverEntries:
+      add(path_, "is not a directory, but entries beneath it came before");
+      return false;
   }
-  if (type != AE_IFDIR) non_dirs_.insert(path_);
   if (path_ == tree_ && type != AE_IFDIR) {
     add(path_, "tree root is not a directory");
     return false;
   }
+  const ManifestTree& tree = *manifest_->find_tree(tree_);
+  if (!check_counts(tree, type == AE_IFREG || hardlink)) return false;
+  if (!check_special(entry)) return false;
   TreeCount& count = counts_[tree_];
   ++count.entries;
 
@@ -143,7 +245,8 @@ bool Verifier::begin_entry(archive_entry* entry) {
       add(path_, "hardlink entry carries data");
       return false;
     }
-    sums_[path_] = {index_ - 1, target->second.hex};
+    std::string hex = target->second.hex;  // before the map may rehash
+    add_sum(path_, index_ - 1, std::move(hex));
     ++count.files;
     ++files_;
     in_tree_ = true;
@@ -151,10 +254,9 @@ bool Verifier::begin_entry(archive_entry* entry) {
   }
   switch (type) {
     case AE_IFREG: {
-      const ManifestTree* tree = manifest_->find_tree(tree_);
-      if (count.bytes + size_ > tree->bytes) {
+      if (count.bytes + size_ > tree.bytes) {
         add(path_, "more data than the manifest announced for " + tree_ + "/",
-            count_text(tree->bytes, "bytes"), "at least " + count_text(count.bytes + size_, "bytes"));
+            count_text(tree.bytes, "bytes"), "at least " + count_text(count.bytes + size_, "bytes"));
         return false;
       }
       ++count.files;
@@ -205,7 +307,7 @@ void Verifier::end_entry() {
     case Kind::kManifest:
       if (buffer_.size() != size_) throw damaged_error(path_ + ": truncated");
       manifest_ = Manifest::parse(buffer_);
-      sums_[path_] = {index_ - 1, Xxh128::hex_of(buffer_)};
+      add_sum(path_, index_ - 1, Xxh128::hex_of(buffer_));
       break;
     case Kind::kChecksums:
       if (buffer_.size() != size_) add(path_, "truncated");
@@ -214,7 +316,7 @@ void Verifier::end_entry() {
     case Kind::kFile:
       if (hashing_) {
         hash_.update_zeros(size_ - position_);  // a trailing hole
-        sums_[path_] = {index_ - 1, hash_.hex_digest()};
+        add_sum(path_, index_ - 1, hash_.hex_digest());
         ++files_;
         bytes_ += size_;
       }
@@ -233,38 +335,43 @@ void Verifier::stream_failed(const std::string& message, bool in_entry) {
   std::string path = in_entry ? path_ : std::string();
   std::string text = message;
   if (!in_entry && !path_.empty()) text += " (in the entries after " + path_ + ")";
-  problems_.push_back({index_ == 0 ? kArchiveWide : index_ - 1, path, text, {}, {}});
+  add_at(index_ == 0 ? kArchiveWide : index_ - 1, path, text);
   stream_broken_ = true;
 }
 
+// Streams the list: nothing is kept per line, so its cost is bounded by the
+// size begin_entry allowed it and by the problems cap.
 void Verifier::compare_checksums() {
-  std::vector<ChecksumLine> lines;
+  const std::string list_name(format::kChecksumsName);
+  // One line per file the manifest announced, and one for itself.
+  const std::uint64_t max_lines = manifest_->total_files() + 1;
+  std::uint64_t lines = 0;
   try {
-    lines = parse_checksum_list(*checksums_text_);
+    for_each_checksum_line(*checksums_text_, [&](ChecksumLine&& line) {
+      ++lines;
+      auto it = sums_.find(line.path);
+      if (it == sums_.end()) {
+        add(line.path, "listed in " + list_name + " but missing from the archive");
+        return;
+      }
+      FileSum& sum = it->second;
+      if (sum.listed) {
+        add(list_name, "lists \"" + line.path + "\" twice");
+        return;
+      }
+      sum.listed = true;
+      if (sum.hex != line.hex) add_at(sum.entry_index, line.path, "checksum mismatch", line.hex, sum.hex);
+    });
   } catch (const Error& e) {
-    add(std::string(format::kChecksumsName), e.what());
+    add(list_name, e.what());
     return;
   }
-  std::set<std::string> listed;
-  for (const auto& line : lines) {
-    if (!listed.insert(line.path).second) {
-      add(std::string(format::kChecksumsName), "lists \"" + line.path + "\" twice");
-      continue;
-    }
-    auto it = sums_.find(line.path);
-    if (it == sums_.end()) {
-      add(line.path, "listed in " + std::string(format::kChecksumsName) +
-                         " but missing from the archive");
-      continue;
-    }
-    if (it->second.hex != line.hex)
-      problems_.push_back({it->second.entry_index, line.path, "checksum mismatch", line.hex,
-                           it->second.hex});
-  }
+  // After the lines it explains: what is missing is what users act on.
+  if (lines > max_lines)
+    add(list_name, "lists more files than the manifest announced (" + std::to_string(max_lines - 1) +
+                       ", and " + std::string(format::kManifestName) + ")");
   for (const auto& [path, sum] : sums_) {
-    if (!listed.count(path))
-      problems_.push_back({sum.entry_index, path,
-                           "not listed in " + std::string(format::kChecksumsName), {}, {}});
+    if (!sum.listed) add_at(sum.entry_index, path, "not listed in " + list_name);
   }
 }
 
@@ -284,7 +391,7 @@ void Verifier::compare_counts() {
 }
 
 void Verifier::finish() {
-  if (!stream_broken_) {
+  if (!stream_broken_ && !stopped_) {
     if (!manifest_) {
       add("", "no " + std::string(format::kManifestName) + ": not a jellyfin-backup archive");
     } else {

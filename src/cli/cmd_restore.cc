@@ -59,7 +59,9 @@ int cmd_restore(int argc, char** argv) {
       ("server-version", "Installed Jellyfin version (default: found in the package database or logs); "
                          "an archive from a newer one is refused",
        cxxopts::value<std::string>(), "V")
-      ("force", "Restore even if the archive is from a newer Jellyfin, or a server uses the targets");
+      ("force", "Restore even if the archive is from a newer Jellyfin, or a server uses the targets")
+      ("allow-special", "Restore device nodes and setuid/setgid files (refused by default: Jellyfin's "
+                        "trees hold none)");
   add_install_flags(options, "restore into");
   add_server_control_flags(options);
   options.parse_positional({"archive"});
@@ -82,6 +84,7 @@ int cmd_restore(int argc, char** argv) {
     throw flag_error("restore", "--keep-old and --discard-old exclude each other");
   opts.dry_run = parsed->count("dry-run") > 0;
   opts.discard_old = parsed->count("discard-old") > 0;
+  opts.allow_special = parsed->count("allow-special") > 0;
   opts.force = parsed->count("force") > 0;
   const Install install = locate_from_flags(*parsed);
   opts.data_dir = install.data.path;

@@ -335,7 +335,9 @@ RestoreResult restore(const RestoreOptions& options, Reporter& outer) {
   // staging. Nothing outside the staging directories is written.
   auto source = open_source(options.archive);
   RestoreConsumer consumer(options, trees, {config, data}, reporter);
-  VerifyResult verified = verify_archive(*source, reporter, &consumer);
+  VerifierPolicy policy;
+  policy.special = options.allow_special ? VerifierPolicy::Special::kAllow : VerifierPolicy::Special::kRefuse;
+  VerifyResult verified = verify_archive(*source, reporter, &consumer, policy);
   if (!verified.ok()) {
     throw damaged_error(verified.damage(source->name()), "nothing was restored; the targets are untouched");
   }

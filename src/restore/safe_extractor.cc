@@ -12,6 +12,7 @@
 #include <climits>
 #include <cstring>
 
+#include "jellyfin_backup/archive/archive_format.h"
 #include "jellyfin_backup/error.h"
 
 namespace jb {
@@ -78,35 +79,49 @@ SafeExtractor::Meta SafeExtractor::meta_of(archive_entry* entry) {
 }
 
 int SafeExtractor::open_dir(std::size_t t, const std::string& rel, bool create) {
-  if (t == cached_target_ && rel == cached_rel_ && cached_fd_) return cached_fd_.get();
-  UniqueFd fd(::dup(targets_[t].root_fd));
-  if (!fd) io_failure("cannot open staging directory", errno);
+  if (t != chain_target_) {
+    chain_.clear();
+    chain_target_ = t;
+  }
+  // Keep the directories `rel` shares with the chain; open the rest, one
+  // component at a time, from the deepest kept one. Entries come depth
+  // first, so this opens about one directory per entry, at any depth.
+  std::size_t level = 0;
   std::size_t start = 0;
   while (start < rel.size()) {
     std::size_t slash = rel.find('/', start);
     if (slash == std::string::npos) slash = rel.size();
-    std::string part = rel.substr(start, slash - start);
+    std::string_view part(rel.data() + start, slash - start);
+    if (level < chain_.size() && chain_[level].name == part) {
+      ++level;
+      start = slash + 1;
+      continue;
+    }
+    chain_.erase(chain_.begin() + static_cast<std::ptrdiff_t>(level), chain_.end());
     if (!plain_name(part)) unsafe("path has an empty, '.' or '..' component");
-    int next = ::openat(fd.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    // The Verifier refuses deeper archives; this bounds our fds regardless.
+    if (level >= format::kMaxDepth) unsafe("lies deeper than " + std::to_string(format::kMaxDepth) + " levels");
+    const int parent = level == 0 ? targets_[t].root_fd : chain_[level - 1].fd.get();
+    const std::string name(part);
+    int next = ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (next < 0 && errno == ENOENT && create) {
       // A parent the archive did not list: make it private; a later entry
       // for it (there is none in our archives) would set its metadata.
-      if (::mkdirat(fd.get(), part.c_str(), 0700) != 0 && errno != EEXIST)
+      if (::mkdirat(parent, name.c_str(), 0700) != 0 && errno != EEXIST)
         io_failure("cannot create directory", errno);
-      next = ::openat(fd.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      next = ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     }
     if (next < 0) {
       if (errno == ELOOP || errno == ENOTDIR)
         unsafe("would be written through \"" + rel.substr(0, slash) + "\", which is not a directory");
       io_failure("cannot open parent directory", errno);
     }
-    fd.reset(next);
+    chain_.push_back({name, UniqueFd(next)});
+    ++level;
     start = slash + 1;
   }
-  cached_target_ = t;
-  cached_rel_ = rel;
-  cached_fd_ = std::move(fd);
-  return cached_fd_.get();
+  chain_.erase(chain_.begin() + static_cast<std::ptrdiff_t>(level), chain_.end());
+  return level == 0 ? targets_[t].root_fd : chain_.back().fd.get();
 }
 
 void SafeExtractor::apply_xattrs(int fd, const Meta& meta, const std::string& display) {
@@ -159,8 +174,10 @@ void SafeExtractor::begin_entry(archive_entry* entry) {
       unsafe("hardlink to \"" + target + "\" outside its tree");
     auto [target_parent_rel, target_name] = split_parent(target.substr(tree.size() + 1));
     if (!plain_name(target_name)) unsafe("hardlink target has an empty, '.' or '..' component");
-    // Resolve the link's target directory first: open_dir caches one fd.
+    // Resolve the link's target directory first: the next open_dir may
+    // close it.
     UniqueFd target_parent(::dup(open_dir(t, target_parent_rel, /*create=*/false)));
+    if (!target_parent) io_failure("cannot open parent directory", errno);
     const int link_parent = open_dir(t, parent_rel, /*create=*/true);
     struct stat st;
     if (::fstatat(target_parent.get(), target_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
@@ -275,19 +292,16 @@ void SafeExtractor::end_entry() {
 }
 
 void SafeExtractor::finish() {
-  cached_fd_.reset();
-  cached_target_ = SIZE_MAX;
   // Archive order is depth first: backwards, every directory comes after
   // everything inside it, so setting its mtime and a read-only mode last
   // cannot be undone or refused by what follows.
   for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
     path_ = targets_[it->target].tree + (it->rel.empty() ? "" : "/" + it->rel);
-    UniqueFd fd(::dup(open_dir(it->target, it->rel, /*create=*/false)));
-    cached_fd_.reset();
-    cached_target_ = SIZE_MAX;
-    apply_to_fd(fd.get(), it->meta, path_);
+    apply_to_fd(open_dir(it->target, it->rel, /*create=*/false), it->meta, path_);
   }
   dirs_.clear();
+  chain_.clear();
+  chain_target_ = SIZE_MAX;
 }
 
 }  // namespace jb

@@ -62,8 +62,17 @@ InspectResult read_start(Source& source, bool list) {
   result.archive_bytes = source.size();
 
   if (list) {
+    // The listing is held whole: no longer than the manifest announced
+    // (its trees, itself and CHECKSUMS.xxh128), or a tiny archive of
+    // millions of empty entries would cost gigabytes.
+    std::uint64_t limit = 2;
+    for (const auto& tree : result.manifest.trees)
+      limit = tree.entries > UINT64_MAX - limit ? UINT64_MAX : limit + tree.entries;
     while ((entry = tar.next())) {
       throw_if_interrupted();
+      if (result.entries.size() >= limit)
+        throw damaged_error("more entries than the manifest announced (" + std::to_string(limit - 2) +
+                            " in its trees)");
       result.entries.push_back(describe(entry));
     }
   }

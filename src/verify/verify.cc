@@ -49,6 +49,9 @@ void read_all(FrameDecompressor& input, TarReader& tar, Verifier& verifier,
     frames.saw(input.frame_output_start(), tar.header_position(), archive_entry_pathname(entry));
     const bool had_manifest = verifier.manifest().has_value();
     const bool pass_on = verifier.begin_entry(entry) && verifier.in_tree() && consumer;
+    // Beyond what may be read (a bound, a refused special file): not one
+    // more byte, and nothing after it matters.
+    if (verifier.stopped()) return;
     if (pass_on) consumer->begin_entry(entry);
     while (auto block = tar.read_block()) {
       verifier.data(*block);
@@ -71,9 +74,10 @@ std::string VerifyResult::damage(const std::string& source) const {
          (bad_entries == 1 ? " bad entry" : " bad entries");
 }
 
-VerifyResult verify_archive(Source& source, Reporter& reporter, EntryConsumer* consumer) {
+VerifyResult verify_archive(Source& source, Reporter& reporter, EntryConsumer* consumer,
+                            VerifierPolicy policy) {
   FrameDecompressor input(source);
-  Verifier verifier;
+  Verifier verifier(policy);
   std::unique_ptr<TarReader> tar;
   FrameEntries frames;
   try {
@@ -96,6 +100,12 @@ VerifyResult verify_archive(Source& source, Reporter& reporter, EntryConsumer* c
     frame_problems.insert(problem);
   }
   verifier.finish();
+  const bool allowed = policy.special == VerifierPolicy::Special::kAllow;
+  for (const Problem& note : verifier.notes()) {
+    reporter.warning(note.path + ": " + note.problem +
+                     (allowed ? " (restored as archived: --allow-special)"
+                              : " (restore refuses it without --allow-special)"));
+  }
 
   VerifyResult result;
   result.manifest = verifier.manifest();

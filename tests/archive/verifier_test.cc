@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <sstream>
@@ -447,7 +448,8 @@ TEST_CASE("hardlinks must point to an earlier regular file", "[verifier]") {
   SECTION("itself") {
     tree.push_back(hlink("data/b", "data/b"));
   }
-  const VerifyResult r = verify_specs(archive_of(tree, text, sums));
+  // Counted by the manifest, so that the link itself is what is judged.
+  const VerifyResult r = verify_specs(archive_of(tree, manifest_for(tree).serialize(), sums));
   INFO(describe(r));
   CHECK(has_problem(r, "data/b", "hardlink to"));
   CHECK_FALSE(r.ok());
@@ -506,7 +508,8 @@ TEST_CASE("a file listed but missing from the archive", "[verifier]") {
   const VerifyResult r = verify_specs(archive_of(tree, text, sums));
   INFO(describe(r));
   CHECK(has_problem(r, "data/gone.txt", "listed in CHECKSUMS.xxh128 but missing"));
-  CHECK(r.problems.size() == 1);
+  CHECK(has_problem(r, "CHECKSUMS.xxh128", "lists more files than the manifest announced (6, "));
+  CHECK(r.problems.size() == 2);
 }
 
 TEST_CASE("a file not listed in CHECKSUMS.xxh128", "[verifier]") {
@@ -559,7 +562,8 @@ TEST_CASE("a malformed checksum list is a problem of the list", "[verifier]") {
     const VerifyResult r = verify_specs(archive_of(tree, text, sums));
     INFO(describe(r));
     CHECK(has_problem(r, "CHECKSUMS.xxh128", "lists \"config/dlna/profile.xml\" twice"));
-    CHECK(r.problems.size() == 1);
+    CHECK(has_problem(r, "CHECKSUMS.xxh128", "lists more files than the manifest announced"));
+    CHECK(r.problems.size() == 2);
   }
 }
 
@@ -585,9 +589,24 @@ TEST_CASE("nothing may follow the CHECKSUMS.xxh128 trailer", "[verifier]") {
   const Problem* p = find_problem(r, "data/late.txt", "entry after the CHECKSUMS.xxh128 trailer");
   REQUIRE(p != nullptr);
   CHECK(p->entry_index == specs.size() - 2);
-  CHECK(has_problem(r, "CHECKSUMS.xxh128", "entry after the CHECKSUMS.xxh128 trailer"));
-  CHECK(r.problems.size() == 2);
-  CHECK(r.bad_entries == 2);
+  // Reading stops there: nothing after the trailer is judged or kept.
+  CHECK(r.problems.size() == 1);
+  CHECK(r.bad_entries == 1);
+}
+
+TEST_CASE("problems are capped: refused entries cannot pile up without end", "[verifier]") {
+  // Duplicates are refused without being counted per tree; each leaves a
+  // problem, and no more than a thousand are kept before reading stops.
+  auto tree = sample_tree();
+  const std::string text = manifest_for(tree).serialize();
+  auto specs = archive_of(tree, text, checksums_for(text, tree));
+  specs.pop_back();  // the trailer
+  for (int i = 0; i < 1500; ++i) specs.push_back(reg("data/empty.txt", ""));
+  const VerifyResult r = verify_specs(specs);
+  REQUIRE(r.problems.size() == 1001);
+  CHECK(r.problems[0].problem == "duplicate entry");
+  CHECK_THAT(r.problems.back().problem,
+             Catch::Contains("more than 1000 problems: the rest of the archive was not read"));
 }
 
 TEST_CASE("an archive without the trailer is incomplete", "[verifier]") {
@@ -641,16 +660,37 @@ TEST_CASE("counts must equal the manifest's", "[verifier]") {
     CHECK(p.expected == std::to_string(good.trees[1].files + 1));
     CHECK(p.actual == std::to_string(good.trees[1].files));
   }
-  SECTION("entries") {
+  SECTION("fewer entries than announced") {
     Manifest m = good;
-    m.trees[0].entries -= 1;
+    m.trees[0].entries += 1;
     const VerifyResult r = verify_with(m);
     INFO(describe(r));
     REQUIRE(r.problems.size() == 1);
     CHECK_THAT(r.problems[0].problem, Catch::Contains("tree config/") &&
                                           Catch::Contains("entries"));
-    CHECK(r.problems[0].expected == std::to_string(good.trees[0].entries - 1));
+    CHECK(r.problems[0].expected == std::to_string(good.trees[0].entries + 1));
     CHECK(r.problems[0].actual == std::to_string(good.trees[0].entries));
+  }
+  SECTION("more entries than announced: refused at the first one too many") {
+    Manifest m = good;
+    m.trees[0].entries -= 1;
+    const VerifyResult r = verify_with(m);
+    INFO(describe(r));
+    REQUIRE(r.problems.size() == 1);  // reading stopped: no count or checksum noise
+    CHECK(r.problems[0].path == "config/dlna/profile.xml");
+    CHECK_THAT(r.problems[0].problem,
+               Catch::Contains("more entries than the manifest announced for config/"));
+    CHECK(r.problems[0].expected == std::to_string(good.trees[0].entries - 1) + " entries");
+  }
+  SECTION("more files than announced: refused at the first one too many") {
+    Manifest m = good;
+    m.trees[0].files -= 1;
+    const VerifyResult r = verify_with(m);
+    INFO(describe(r));
+    REQUIRE(r.problems.size() == 1);
+    CHECK(r.problems[0].path == "config/dlna/profile.xml");
+    CHECK_THAT(r.problems[0].problem,
+               Catch::Contains("more files than the manifest announced for config/"));
   }
   SECTION("fewer bytes than announced") {
     Manifest m = good;
@@ -894,4 +934,194 @@ TEST_CASE("Verifier: a stream failure skips the completeness checks", "[verifier
   CHECK(v.problems()[0].entry_index == 1);
   CHECK_THAT(v.problems()[0].problem, Catch::Contains("truncated"));
   CHECK_FALSE(v.ok());
+}
+
+// ---------------------------------------------------------------------------
+// Hostile archives: special files, bounds, depth (issue 11, points 4, 5, 9).
+
+namespace {
+
+jb::ArchiveEntryPtr special_entry(const std::string& path, unsigned type, mode_t perm,
+                                  std::int64_t size = 0) {
+  auto e = entry(path, type, size);
+  archive_entry_set_perm(e.get(), perm);
+  if (type == AE_IFCHR || type == AE_IFBLK) {
+    archive_entry_set_rdevmajor(e.get(), 1);
+    archive_entry_set_rdevminor(e.get(), 3);
+  }
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("Verifier: device nodes and setuid/setgid files by policy", "[verifier]") {
+  using Special = jb::VerifierPolicy::Special;
+  struct Case {
+    const char* path;
+    unsigned type;
+    mode_t perm;
+    const char* what;
+  };
+  const Case cases[] = {
+      {"data/null", AE_IFCHR, 0666, "character device 1:3"},
+      {"data/loop", AE_IFBLK, 0660, "block device 1:3"},
+      {"data/suid", AE_IFREG, 04755, "setuid file (mode 4755)"},
+      {"data/sgid", AE_IFREG, 02755, "setgid file (mode 2755)"},
+      {"data/both", AE_IFREG, 06755, "setuid and setgid file (mode 6755)"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.path);
+    SECTION(std::string("refused for a restore: ") + c.path) {
+      jb::Verifier v(jb::VerifierPolicy{Special::kRefuse});
+      start(v, 1, 100);
+      auto e = special_entry(c.path, c.type, c.perm);
+      CHECK_FALSE(v.begin_entry(e.get()));
+      CHECK(v.stopped());
+      v.finish();
+      REQUIRE(v.problems().size() == 1);  // no completeness noise after the stop
+      CHECK(v.problems()[0].path == c.path);
+      CHECK_THAT(v.problems()[0].problem,
+                 Catch::StartsWith(c.what) && Catch::Contains("--allow-special"));
+      CHECK(v.notes().empty());
+    }
+    for (Special policy : {Special::kNote, Special::kAllow}) {
+      SECTION(std::string("noted: ") + c.path + (policy == Special::kNote ? " verify" : " allow")) {
+        jb::Verifier v(jb::VerifierPolicy{policy});
+        start(v, 1, 100);
+        auto e = special_entry(c.path, c.type, c.perm);
+        CHECK(v.begin_entry(e.get()));
+        v.end_entry();
+        CHECK_FALSE(v.stopped());
+        CHECK(v.problems().empty());
+        REQUIRE(v.notes().size() == 1);
+        CHECK(v.notes()[0].path == c.path);
+        CHECK(v.notes()[0].problem == c.what);
+      }
+    }
+  }
+  SECTION("what the jellyfin user could make itself is no special file") {
+    jb::Verifier v(jb::VerifierPolicy{Special::kRefuse});
+    start(v, 3, 100);
+    for (auto& e : {special_entry("data/fifo", AE_IFIFO, 0644),
+                    special_entry("data/sgid-dir", AE_IFDIR, 02775),
+                    special_entry("data/sticky", AE_IFREG, 01644)}) {
+      CHECK(v.begin_entry(e.get()));
+      v.end_entry();
+    }
+    CHECK(v.problems().empty());
+    CHECK(v.notes().empty());
+  }
+}
+
+TEST_CASE("Verifier: depth is bounded, and refused before anything is kept", "[verifier]") {
+  std::string deepest = "data";
+  for (std::size_t i = 1; i < jb::format::kMaxDepth; ++i) deepest += "/d";
+  SECTION("kMaxDepth levels below the tree root are fine") {
+    jb::Verifier v;
+    start(v, 1, 100);
+    feed(v, deepest + "/f", "x");
+    CHECK(v.problems().empty());
+  }
+  SECTION("one more is refused, naming the entry, and reading stops") {
+    jb::Verifier v;
+    start(v, 1, 100);
+    auto e = entry(deepest + "/d/f", AE_IFREG, 1);
+    CHECK_FALSE(v.begin_entry(e.get()));
+    CHECK(v.stopped());
+    REQUIRE(v.problems().size() == 1);
+    CHECK(v.problems()[0].path == deepest + "/d/f");
+    CHECK_THAT(v.problems()[0].problem,
+               Catch::Contains("lies " + std::to_string(jb::format::kMaxDepth + 1) + " levels deep"));
+  }
+  SECTION("20,000 levels (the 869-byte archive of the issue): refused at once") {
+    std::string path = "data";
+    for (int i = 0; i < 20000; ++i) path += "/d";
+    jb::Verifier v;
+    start(v, 1, 100);
+    auto e = entry(path, AE_IFDIR, 0);
+    CHECK_FALSE(v.begin_entry(e.get()));
+    CHECK(v.stopped());
+  }
+  SECTION("a component longer than NAME_MAX") {
+    jb::Verifier v;
+    start(v, 1, 100);
+    auto e = entry("data/" + std::string(256, 'n'), AE_IFREG, 1);
+    CHECK_FALSE(v.begin_entry(e.get()));
+    REQUIRE(v.problems().size() == 1);
+    CHECK_THAT(v.problems()[0].problem, Catch::Contains("longer than 255 bytes"));
+  }
+}
+
+TEST_CASE("Verifier: CHECKSUMS.xxh128 is bounded by the files of the archive", "[verifier]") {
+  SECTION("a list longer than the files seen can need: refused from its header") {
+    // The issue's 1.7 MB archive listing 4 million absent files: its size
+    // alone gives it away, and not a byte of it is buffered.
+    jb::Verifier v;
+    start(v, 1, 100);
+    feed(v, "data/f", "x");
+    auto c = entry("CHECKSUMS.xxh128", AE_IFREG, 4'000'000LL * 48);
+    CHECK_FALSE(v.begin_entry(c.get()));
+    CHECK(v.stopped());
+    v.finish();
+    REQUIRE(v.problems().size() == 1);
+    CHECK(v.problems()[0].path == "CHECKSUMS.xxh128");
+    CHECK_THAT(v.problems()[0].problem, Catch::Contains("larger than the list of this archive's 2 files"));
+  }
+  SECTION("within that size, no more lines than the manifest announced files") {
+    // Long names seen, short names listed: the size fits, the line count
+    // does not. Nothing is kept per line, so the rest is still compared.
+    jb::Verifier v;
+    start(v, 1, 100);
+    const std::string name = "data/" + std::string(200, 'n');
+    feed(v, name, "x");
+    std::string sums;
+    for (int i = 0; i < 6; ++i)
+      sums += jb::format_checksum_line(jb::Xxh128::hex_of("x"), "data/" + std::to_string(i));
+    auto c = entry("CHECKSUMS.xxh128", AE_IFREG, static_cast<std::int64_t>(sums.size()));
+    REQUIRE(v.begin_entry(c.get()));
+    v.data({0, sums});
+    v.end_entry();
+    v.finish();
+    INFO(v.problems().size());
+    CHECK(std::any_of(v.problems().begin(), v.problems().end(), [](const Problem& p) {
+      return p.path == "CHECKSUMS.xxh128" &&
+             p.problem == "lists more files than the manifest announced (1, and MANIFEST.json)";
+    }));
+    CHECK(std::any_of(v.problems().begin(), v.problems().end(), [](const Problem& p) {
+      return p.path == "data/5" && p.problem.find("but missing") != std::string::npos;
+    }));
+  }
+}
+
+TEST_CASE("bytes hidden in an archive are refused", "[verifier]") {
+  const auto tree = sample_tree();
+  SECTION("after a NUL in MANIFEST.json") {
+    const std::string text = manifest_for(tree).serialize() + std::string(1, '\0') + "payload";
+    const VerifyResult r = verify_specs(archive_of(tree, text, checksums_for(text, tree)));
+    INFO(describe(r));
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(r.problems[0].problem, Catch::Contains("MANIFEST.json: NUL byte at offset"));
+  }
+  SECTION("an endless run of zeros after the tar end") {
+    const std::string tar = tar_of(archive_of(tree)) + std::string(64 * 1024, '\0');
+    const VerifyResult r = verify_bytes(compress(tar));
+    INFO(describe(r));
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(r.problems[0].problem, Catch::Contains("bytes of padding after the end of the tar"));
+  }
+  SECTION("a skippable frame before or after the archive") {
+    std::string skip(8, '\0');
+    const std::uint32_t magic = 0x184D2A5A, size = 0xFFFFFFF0;  // 4 GiB announced, none there
+    for (int i = 0; i < 4; ++i) {
+      skip[i] = static_cast<char>(magic >> (8 * i));
+      skip[4 + i] = static_cast<char>(size >> (8 * i));
+    }
+    const std::string zst = compress(tar_of(archive_of(tree)));
+    for (const std::string& bytes : {skip + zst, zst + skip}) {
+      const VerifyResult r = verify_bytes(bytes);
+      INFO(describe(r));
+      REQUIRE_FALSE(r.ok());
+      CHECK_THAT(describe(r), Catch::Contains("skippable frame (magic 0x184D2A5A, 4294967280 bytes)"));
+    }
+  }
 }

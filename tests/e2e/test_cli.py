@@ -14,7 +14,7 @@ COMMAND_FLAGS = {
     "verify": ["--json", "--quiet", "--help"],
     "inspect": ["--list", "--json", "--quiet", "--help"],
     "restore": ["--data", "--config", "--only", "--dry-run", "--keep-old", "--discard-old",
-                "--server-version", "--force", "--json", "--quiet", "--help"],
+                "--server-version", "--force", "--allow-special", "--json", "--quiet", "--help"],
     "recover": ["--data", "--config", "--json", "--quiet", "--help"],
     "where": ["--install", "--root", "--json", "--help"],
     "list": ["--check", "--json", "--quiet", "--config-file", "--help"],

@@ -9,8 +9,9 @@ Each refused case must exit 3, leave the existing targets exactly as they were, 
 directory or journal, and write nothing outside the targets: symlinks point at an empty sentinel
 directory that must stay empty, hard links at a secret file that must keep its link count.
 
-Device nodes and setuid/setgid bits are fine in an archive but only root may restore them: as
-another user the restore succeeds, skipping the node with a warning and dropping the bits.
+Device nodes and setuid/setgid files are refused unless --allow-special is given
+(test_root_safe_archive.py); with it, only root restores them: as another user the restore
+succeeds, skipping the node with a warning and dropping the bits.
 
 Run: JB_BIN=build/jellyfin-backup python3 tests/e2e/test_restore_hostile.py
 """
@@ -345,7 +346,7 @@ class NotRoot(HostileCase):
         if u.is_root():
             u.give_to_nobody(self.srv)
         self.write(self.special_builder())
-        res = self.restore("--discard-old", drop_privs=True)
+        res = self.restore("--discard-old", "--allow-special", drop_privs=True)
         self.assertExit(res, 0, "device nodes are skipped with a warning, not refused")
         warnings = "\n".join(u.warning_lines(res))
         for name in ("data/null", "data/loop0"):
@@ -367,7 +368,7 @@ class NotRoot(HostileCase):
         if not u.is_root():
             self.skipTest("needs root")
         self.write(self.special_builder())
-        res = self.restore("--discard-old")
+        res = self.restore("--discard-old", "--allow-special")
         self.assertExit(res, 0)
         st = os.lstat(self.data / "null")
         self.assertTrue(stat.S_ISCHR(st.st_mode))

@@ -822,6 +822,7 @@ struct Unprivileged {
     o.archive = archive;
     o.config_dir = work + "/config";
     o.data_dir = work + "/data";
+    o.allow_special = true;  // data/suid: restored, its bits dropped
     return o;
   }
 };
@@ -917,4 +918,21 @@ TEST_CASE("restore: a backup name that is taken already", "[restore]") {
     // And recover must not be stuck on it.
     CHECK_NOTHROW(jb::recover(s.data, s.config, reporter));
   }
+}
+
+TEST_CASE("restore: a setuid file is refused without allow_special, before anything is written",
+          "[restore]") {
+  Unprivileged u;  // its archive holds data/suid, mode 04755
+  RestoreOptions o = u.options();
+  o.allow_special = false;
+  jb::Reporter silent;
+  try {
+    jb::restore_archive(o, silent);
+    FAIL("restored");
+  } catch (const jb::Error& e) {
+    CHECK(e.kind() == jb::ErrorKind::kDamaged);
+    CHECK_THAT(e.full_message(), Catch::Contains("data/suid") && Catch::Contains("setuid") &&
+                                     Catch::Contains("--allow-special"));
+  }
+  CHECK(list_dir(u.work).empty());  // no staging directory, no target
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "jellyfin_backup/archive/archive_format.h"
 #include "jellyfin_backup/archive/libarchive_util.h"
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/unique_fd.h"
@@ -660,4 +661,48 @@ TEST_CASE("SafeExtractor: unprivileged, setuid/setgid dropped, read-only directo
   CHECK(lstat_of(stage + "/ro/hardlink").st_ino == lstat_of(stage + "/ro/file").st_ino);
   CHECK_FALSE(exists_no_follow(stage + "/null"));
   CHECK_THAT(result.text, Catch::Contains("device node"));
+}
+
+namespace {
+
+std::size_t open_fds() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("SafeExtractor: a deep tree reuses a bounded chain of directory fds",
+          "[safe_extractor]") {
+  // The deepest tree the Verifier accepts, every level listed, with a file
+  // and a sibling directory at each level: depth first, as create writes it.
+  // The chain of parent fds is reused from entry to entry, and it never
+  // holds more than one fd per level.
+  Fixture f;
+  const std::size_t before = open_fds();
+  std::size_t peak = 0;
+  std::string path = "data";
+  f.put(dir(path));
+  for (std::size_t level = 1; level < jb::format::kMaxDepth; ++level) {
+    path += "/d";
+    f.put(dir(path));
+    f.put(file(path + "/f", 1), "x");
+    peak = std::max(peak, open_fds());
+  }
+  f.put(file(path + "/leaf", 4), "leaf");
+  f.ex.finish();
+  CHECK(peak - before <= jb::format::kMaxDepth);
+  CHECK(open_fds() == before);  // finish() closed the chain
+  std::string rel = path.substr(std::string("data").size());
+  CHECK(read_file(f.data + rel + "/leaf") == "leaf");
+  CHECK((lstat_of(f.data + rel).st_mode & 07777) == 0755);  // finish() reached every level
+}
+
+TEST_CASE("SafeExtractor: deeper than the format allows is unsafe, whoever judged the entry",
+          "[safe_extractor]") {
+  Fixture f;
+  std::string path = "data";
+  for (std::size_t level = 0; level <= jb::format::kMaxDepth; ++level) path += "/d";
+  CHECK(kind_of([&] { f.put(file(path + "/f", 1), "x"); }) == jb::ErrorKind::kDamaged);
 }

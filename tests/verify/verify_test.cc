@@ -353,7 +353,9 @@ TEST_CASE("verify: the EntryConsumer never sees rejected entries", "[verify]") {
                                      {"data/etc", 'l', "/etc"},
                                      {"data/etc/cron.d/x", '-', "beneath a symlink"},
                                      {"data/after.txt", '-', "after"}},
-                                    2, 9, 3);
+                                    // Counts that do not stop reading (issue 11: more entries
+                                    // or files than announced are refused at once).
+                                    3, 9, 5);
   RecordingConsumer consumer;
   jb::VerifyResult r = verify_bytes(bytes, &consumer);
   CHECK_FALSE(r.ok());

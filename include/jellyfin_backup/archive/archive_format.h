@@ -7,12 +7,16 @@
 //     A frame ends at an entry boundary once it holds >= kFrameTargetBytes of
 //     tar input, so readers can later decompress frames in parallel or seek.
 //     The first frame holds MANIFEST.json alone: reading an archive's
-//     manifest costs a few hundred bytes of input.
+//     manifest costs a few hundred bytes of input. There is no skippable
+//     frame (zstd magic 0x184D2A50..5F): readers refuse one anywhere, since
+//     `zstd -d` and tar would pass over its content in silence.
 //   * POSIX pax tar (libarchive), readable by GNU tar 1.34 and bsdtar.
 //   * Entries: kManifestName first, then the config tree under "config/",
 //     then the data tree under "data/", each depth-first with children in
 //     bytewise order, and kChecksumsName last. Nothing follows the trailer but
-//     the tar end-of-archive zero blocks.
+//     the tar end-of-archive zero blocks (at most kMaxTarPadding bytes of
+//     them).
+//   * MANIFEST.json is UTF-8 JSON text: it holds no NUL byte.
 #pragma once
 
 #include <cstddef>
@@ -43,8 +47,21 @@ inline constexpr int kMaxLevel = 19;
 
 // Readers refuse metadata entries larger than these: a hostile archive must
 // not make us allocate without bound before anything is verified.
-inline constexpr std::uint64_t kMaxManifestBytes = 16u << 20;
+// A real manifest is a few KiB; parsed JSON costs tens of times its size.
+inline constexpr std::uint64_t kMaxManifestBytes = 1u << 20;
 inline constexpr std::uint64_t kMaxChecksumsBytes = 1ull << 30;
+
+// Everything else a reader keeps per entry is bounded by the manifest's
+// counts (more entries or files than it announced are refused as soon as
+// they appear) and by these. Jellyfin's trees are < 20 levels deep; deeper
+// entries are refused, which keeps an extractor's open directory fds (one
+// per level) and per-entry work bounded.
+inline constexpr std::size_t kMaxDepth = 256;            // components below the tree root
+inline constexpr std::size_t kMaxNameBytes = 255;        // one path component (NAME_MAX)
+// Zero bytes a reader accepts after the first end-of-archive block (ours
+// write 512 more); two default tar records, so a stream GNU tar padded to
+// its 10240-byte records still reads, but no endless stream of zeros does.
+inline constexpr std::uint64_t kMaxTarPadding = 20480;
 
 // Archive file names made for a directory --output:
 // "jellyfin.<UTC YYYYMMDDTHHMMSSZ>_<version>.tar.zst".

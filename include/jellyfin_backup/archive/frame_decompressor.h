@@ -1,6 +1,7 @@
 // Streams the decompressed bytes of an archive out of a Source, checking
 // what makes a v1 stream sound: every zstd frame carries a content checksum,
-// and the input ends exactly at a frame boundary. Structural damage is
+// there is no skippable frame, and the input ends exactly at a frame
+// boundary. Structural damage is
 // Error(kDamaged) naming the frame and its byte offset in the compressed
 // input.
 //
@@ -87,7 +88,6 @@ class FrameDecompressor {
     void operator()(XXH64_state_t* s) const { XXH64_freeState(s); }
   };
   std::unique_ptr<XXH64_state_t, XxhDeleter> frame_hash_;
-  bool frame_has_checksum_ = false;
   unsigned char last4_[4] = {};
   std::vector<DamagedFrame> damaged_;
   std::uint64_t frame_output_start_ = 0;

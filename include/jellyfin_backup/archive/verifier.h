@@ -11,6 +11,15 @@
 //     its CHECKSUMS.xxh128 line; every listed file present, every file listed;
 //   * per-tree file, byte and entry counts equal to the manifest's;
 //   * CHECKSUMS.xxh128 last: nothing after it.
+//   * what the archive makes a reader keep is bounded by what the manifest
+//     announced: more entries or files in a tree than it states, a checksum
+//     list longer than the files seen can need, a path deeper than
+//     format::kMaxDepth are refused as soon as they are seen, and reading
+//     stops there (stopped()): a hostile archive cannot make us allocate or
+//     work first and judge later.
+//   * device nodes and setuid/setgid regular files: for a restore, refused
+//     (and reading stops) unless the policy allows them; otherwise noted
+//     (notes()), as they are not damage.
 // Problems that concern one entry are recorded and the walk goes on, so the
 // report can count bad entries; a missing or invalid manifest throws
 // Error(kDamaged) because nothing after it can be judged.
@@ -20,9 +29,9 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
+#include "jellyfin_backup/archive/entry_paths.h"
 #include "jellyfin_backup/archive/manifest.h"
 #include "jellyfin_backup/archive/tar_reader.h"
 #include "jellyfin_backup/archive/xxh128.h"
@@ -40,9 +49,19 @@ struct Problem {
 // "<path>: <problem> (expected X, actual Y)", the one line users see.
 std::string describe_problem(const Problem& problem);
 
+// What the reader will do with the entries it is given.
+struct VerifierPolicy {
+  enum class Special {
+    kNote,    // verify, copy: device nodes and setuid/setgid files are notes
+    kRefuse,  // restore: they are refused, naming the first
+    kAllow,   // restore --allow-special: extracted as archived, and noted
+  };
+  Special special = Special::kNote;
+};
+
 class Verifier {
  public:
-  Verifier() = default;
+  explicit Verifier(VerifierPolicy policy = {}) : policy_(policy) {}
 
   // Returns false when the entry is unsafe or out of place: an extractor must
   // not write it.
@@ -67,8 +86,14 @@ class Verifier {
   // archive order.
   void finish();
 
+  // The archive went beyond what may be read (see above): the reader must
+  // stop before the entry's data, and finish().
+  bool stopped() const { return stopped_; }
+
   const std::optional<Manifest>& manifest() const { return manifest_; }
   const std::vector<Problem>& problems() const { return problems_; }
+  // Special files accepted (policy kNote or kAllow), in archive order.
+  const std::vector<Problem>& notes() const { return notes_; }
   bool ok() const { return problems_.empty(); }
   // Entries with at least one problem.
   std::uint64_t bad_entries() const;
@@ -84,22 +109,32 @@ class Verifier {
   struct FileSum {
     std::uint64_t entry_index;
     std::string hex;
+    bool listed = false;  // its CHECKSUMS.xxh128 line was seen
   };
 
   void add(std::string path, std::string problem, std::string expected = {},
            std::string actual = {});
+  void add_at(std::uint64_t index, std::string path, std::string problem,
+              std::string expected = {}, std::string actual = {});
   bool check_path(const std::string& path);
-  void finish_metadata_entry();
+  bool check_counts(const ManifestTree& tree, bool file);
+  bool check_special(archive_entry* entry);
+  void refuse(std::string problem, std::string expected = {}, std::string actual = {});
+  void add_sum(const std::string& path, std::uint64_t entry_index, std::string hex);
   void compare_checksums();
   void compare_counts();
 
+  VerifierPolicy policy_;
   std::optional<Manifest> manifest_;
   std::optional<std::string> checksums_text_;
   std::vector<Problem> problems_;
+  std::vector<Problem> notes_;
   std::unordered_map<std::string, FileSum> sums_;   // regular files seen
-  std::unordered_set<std::string> seen_;            // every path seen
-  std::unordered_set<std::string> non_dirs_;        // paths that cannot be parents
+  // The most CHECKSUMS.xxh128 can need for sums_: each line escaped.
+  std::uint64_t checksums_budget_ = 0;
+  EntryPaths paths_;                                // every tree path seen
   std::unordered_map<std::string, TreeCount> counts_;
+  bool stopped_ = false;
   std::uint64_t index_ = 0;  // entries begun
   std::uint64_t files_ = 0, bytes_ = 0;
 

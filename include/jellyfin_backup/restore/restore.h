@@ -29,6 +29,9 @@ struct RestoreOptions {
   bool dry_run = false;                // --dry-run: everything but the swap
   bool discard_old = false;            // --discard-old (default: --keep-old)
   bool force = false;                  // --force: override the version guard and running check
+  // --allow-special: restore device nodes and setuid/setgid files (as root:
+  // as archived). Without it they are refused as an unsafe archive.
+  bool allow_special = false;
   std::optional<std::string> server_version;  // installed Jellyfin: --server-version or detected
   std::optional<std::string> version_source;  // where server_version came from
   std::string stop_hint;               // how to stop this install's server, for the refusal

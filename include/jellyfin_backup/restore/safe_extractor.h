@@ -63,7 +63,8 @@ class SafeExtractor {
 
   Meta meta_of(archive_entry* entry);
   // The directory `rel` of target `t`, resolved without following links;
-  // missing components are created (mode 0700) when `create`.
+  // missing components are created (mode 0700) when `create`. The fd stays
+  // valid until the next call.
   int open_dir(std::size_t t, const std::string& rel, bool create);
   void apply_to_fd(int fd, const Meta& meta, const std::string& display);
   void apply_xattrs(int fd, const Meta& meta, const std::string& display);
@@ -76,11 +77,15 @@ class SafeExtractor {
   std::map<std::string, std::optional<uid_t>> users_;
   std::map<std::string, std::optional<gid_t>> groups_;
   std::vector<DeferredDir> dirs_;
-  // The parent directory used last: entries arrive depth first, so most
-  // consecutive entries share it.
-  std::size_t cached_target_ = SIZE_MAX;
-  std::string cached_rel_;
-  UniqueFd cached_fd_;
+  // The directories from the root of target chain_target_ down to the
+  // parent used last, one open fd per level: entries arrive depth first, so
+  // the next entry's parent shares most of them. At most format::kMaxDepth.
+  struct OpenDir {
+    std::string name;
+    UniqueFd fd;
+  };
+  std::size_t chain_target_ = SIZE_MAX;
+  std::vector<OpenDir> chain_;
 
   // The entry being extracted.
   std::string path_;

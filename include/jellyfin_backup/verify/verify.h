@@ -43,8 +43,10 @@ struct VerifyResult {
 };
 
 // Damage of any kind ends up in the result (exit 3 material); only errors of
-// the environment (cannot read the source, interrupted) are thrown.
-VerifyResult verify_archive(Source& source, Reporter& reporter, EntryConsumer* consumer = nullptr);
+// the environment (cannot read the source, interrupted) are thrown. Special
+// files the policy accepts are reported as warnings once the archive is read.
+VerifyResult verify_archive(Source& source, Reporter& reporter, EntryConsumer* consumer = nullptr,
+                            VerifierPolicy policy = {});
 
 struct LocationVerified {
   VerifyResult result;
