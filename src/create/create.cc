@@ -200,10 +200,10 @@ class EntryStreamer {
     const std::string& tree_name = plan_.trees[planned.tree].spec.name;
     UniqueFd fd;
     if (planned.archive_path == tree_name) {
-      // The root, as the walk opened it: following a symlink there is allowed.
+      // The root, as the walk opened it: from "/", through no link.
       dirs_.clear();
       dir_paths_.clear();
-      fd = UniqueFd(::open(source.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      fd = UniqueFd(::fcntl(DirFd::open_resolved(source).fd(), F_DUPFD_CLOEXEC, 0));
       if (!fd) throw io_error(source, "cannot read directory", errno, "no archive was written");
     } else {
       const std::size_t slash = planned.archive_path.rfind('/');

@@ -24,14 +24,14 @@ class Walker {
     // stored as two files.
     inodes_.clear();
     const TreeSpec& spec = plan_.trees[tree_index].spec;
-    struct stat st;
-    // The root may be a symlink to the real directory: follow it, once.
-    if (::stat(spec.source.c_str(), &st) != 0)
-      throw io_error(spec.source, "cannot read " + spec.name + " directory", errno);
-    if (!S_ISDIR(st.st_mode))
+    // The root's path was resolved (resolve_path) with every link in it
+    // checked: open it from "/" without following any, so a component the
+    // tree's owner swapped for a link since then is an error, not a detour.
+    struct stat seen;
+    if (::lstat(spec.source.c_str(), &seen) == 0 && !S_ISDIR(seen.st_mode) && !S_ISLNK(seen.st_mode))
       throw usage_error(spec.source + ": not a directory (--" + spec.name + ")");
-    DirFd root = DirFd::open(spec.source);
-    if (!same_file(root.stat(), st)) throw changed_while_read(spec.source);
+    DirFd root = DirFd::open_resolved(spec.source);
+    const struct stat st = root.stat();
     add(tree_index, spec.name, st);
     walk_dir(tree_index, root, spec.name, 1);
   }

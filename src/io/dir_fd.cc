@@ -43,6 +43,13 @@ std::optional<DirFd> DirFd::open_if_exists(const std::string& path) {
   return DirFd(UniqueFd(fd), path);
 }
 
+DirFd DirFd::open_resolved(const std::string& path) {
+  if (path.empty() || path[0] != '/') throw io_error(path, "not an absolute path", 0);
+  DirFd dir = open("/").open_beneath(std::string_view(path).substr(1));
+  dir.path_ = path;
+  return dir;
+}
+
 DirFd DirFd::open_dir(std::string_view name) const {
   const std::string n(name);
   int fd = openat_retry(fd_.get(), n.c_str(), kDirFlags, 0);

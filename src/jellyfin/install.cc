@@ -317,13 +317,17 @@ void custom_log_and_cache(const Context& ctx, Install& in) {
   pick(kCacheVar, "cache", in.cache);
 }
 
-// A path as the kernel resolves it when it exists, else as written.
+// A path as the kernel resolves it when it exists, else as written. A link
+// another user planted is not followed here either (resolve_path): the path
+// stays as written, and create or restore refuses it by name.
 std::string real_or_same(const std::string& p) {
-  char* real = ::realpath(p.c_str(), nullptr);
-  if (!real) return normalise(p);
-  std::string s(real);
-  ::free(real);
-  return s;
+  try {
+    std::string resolved = resolve_path(p, "install");
+    struct stat st;
+    if (::lstat(resolved.c_str(), &st) == 0) return resolved;
+  } catch (const Error&) {
+  }
+  return normalise(p);
 }
 
 // Resolves a found directory and records whether it is there.

@@ -24,9 +24,9 @@ DirFd open_target_parent(const std::string& target, const std::vector<std::strin
   for (const auto& root : roots) {
     if (root == target || root == parent) continue;
     const std::string rel = relative_below(parent, root);
-    if (!rel.empty()) return DirFd::open(root).open_beneath(rel);
+    if (!rel.empty()) return DirFd::open_resolved(root).open_beneath(rel);
   }
-  return DirFd::open(parent);
+  return DirFd::open_resolved(parent);
 }
 
 StagingDir StagingDir::create(const std::string& target, bool inside, const std::vector<std::string>& roots) {

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "jellyfin_backup/error.h"
+#include "jellyfin_backup/io/paths.h"
 #include "test_util.h"
 
 using jb::test::make_dirs;
@@ -312,12 +313,15 @@ TEST_CASE("a root that is not a directory is a usage error", "[tree_walk]") {
   CHECK(kind_of_walk({{"data", tmp / "file"}}) == jb::ErrorKind::kUsage);
 }
 
-TEST_CASE("a root given as a symlink to a directory is followed", "[tree_walk]") {
+TEST_CASE("a root is walked as resolved; a link left in its path is never followed", "[tree_walk]") {
   TempDir tmp;
   make_dirs(tmp / "real");
   write_file(tmp / "real/f", "abc");
   REQUIRE(::symlink((tmp / "real").c_str(), (tmp / "link").c_str()) == 0);
-  jb::BackupPlan plan = plan_one("data", tmp / "link");
+  // The caller resolves the path first (create does, with resolve_path)...
+  CHECK(kind_of_walk({{"data", tmp / "link"}}) == jb::ErrorKind::kRuntime);
+  // ...and the walk opens what that names from "/", through no link.
+  jb::BackupPlan plan = plan_one("data", jb::resolve_path(tmp / "link", "--data"));
   CHECK(paths_of(plan) == std::vector<std::string>{"data", "data/f"});
   CHECK(S_ISDIR(plan.entries.at(0).st.st_mode));
   CHECK(plan.trees[0].bytes == 3);

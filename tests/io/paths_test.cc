@@ -1,5 +1,6 @@
 #include "jellyfin_backup/io/paths.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -137,4 +138,44 @@ TEST_CASE("paths: relative_below", "[paths]") {
   CHECK(relative_below("/config", "/config").empty());
   CHECK(relative_below("/config-old/x", "/config").empty());  // prefix trap
   CHECK(relative_below("/config", "/config/config").empty());
+}
+
+TEST_CASE("resolve_path follows links only where no other user could have planted them", "[paths]") {
+  jb::test::TempDir tmp;
+  const std::string base = real_path(tmp.path());
+  jb::test::make_dirs(base + "/mine/real");
+  REQUIRE(::chmod((base + "/mine").c_str(), 0755) == 0);
+  REQUIRE(::symlink("real", (base + "/mine/link").c_str()) == 0);
+  // Our own directory: followed, and "." / ".." resolved as realpath does.
+  CHECK(jb::resolve_path(base + "/mine/link", "--data") == base + "/mine/real");
+  CHECK(jb::resolve_path(base + "/mine/./real/../link", "--data") == base + "/mine/real");
+  // What does not exist stays as written.
+  CHECK(jb::resolve_path(base + "/mine/link/new/dir", "--data") == base + "/mine/real/new/dir");
+  // A directory others can write: its links are not followed.
+  jb::test::make_dirs(base + "/open");
+  REQUIRE(::chmod((base + "/open").c_str(), 0777) == 0);
+  REQUIRE(::symlink((base + "/mine/real").c_str(), (base + "/open/link").c_str()) == 0);
+  try {
+    jb::resolve_path(base + "/open/link", "--config");
+    FAIL("a link in a world-writable directory was followed");
+  } catch (const jb::Error& e) {
+    CHECK(e.kind() == jb::ErrorKind::kRefused);
+    CHECK_THAT(std::string(e.what()), Catch::Contains("--config") && Catch::Contains("not followed"));
+  }
+  // Sticky (like /tmp): a link of ours is followed.
+  REQUIRE(::chmod((base + "/open").c_str(), 01777) == 0);
+  CHECK(jb::resolve_path(base + "/open/link", "--config") == base + "/mine/real");
+  if (::geteuid() == 0) {
+    // Another user's directory (the jellyfin user's tree), even if only it can write it.
+    jb::test::make_dirs(base + "/theirs");
+    REQUIRE(::chmod((base + "/theirs").c_str(), 0755) == 0);
+    REQUIRE(::symlink((base + "/mine/real").c_str(), (base + "/theirs/config").c_str()) == 0);
+    REQUIRE(::chown((base + "/theirs").c_str(), 65534, 65534) == 0);
+    CHECK_THROWS_AS(jb::resolve_path(base + "/theirs/config", "--config"), jb::Error);
+    CHECK_THROWS_AS(jb::absolute_dir(base + "/theirs/config", "--config"), jb::Error);
+    CHECK_THROWS_AS(jb::absolute_target(base + "/theirs/config/inner", "--config"), jb::Error);
+    // In a sticky directory, another user's link is not followed either.
+    REQUIRE(::lchown((base + "/open/link").c_str(), 65534, 65534) == 0);
+    CHECK_THROWS_AS(jb::resolve_path(base + "/open/link", "--config"), jb::Error);
+  }
 }

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "jellyfin_backup/archive/archive_format.h"
 #include "jellyfin_backup/create/exclude_set.h"
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/reporter.h"
@@ -24,7 +25,7 @@ namespace jb {
 
 struct TreeSpec {
   std::string name;    // "config" or "data"
-  std::string source;  // directory on disk, absolute
+  std::string source;  // directory on disk, absolute and resolved (resolve_path): no link in it
   // Directories below `source` (absolute) the walk leaves out whole: a tree
   // nested in this one (stored under its own name), Jellyfin's log and cache.
   std::vector<std::string> skip = {};
@@ -54,13 +55,13 @@ struct BackupPlan {
   std::uint64_t total_bytes() const;
 };
 
-// How many components below its tree's root an entry may have: the bound
-// restore and verify put on archives (format::kMaxDepth on the archive side;
-// keep the two equal), so create never writes an archive restore refuses.
+// How many components below its tree's root an entry may have: the very
+// bound restore and verify put on archives, so create never writes an
+// archive restore refuses.
 // Walking and streaming hold one fd per level of the current path (never by
 // path, so any path length works); the bound keeps that well inside the
 // default RLIMIT_NOFILE of 1024. Jellyfin's own trees are about ten deep.
-inline constexpr std::size_t kMaxTreeDepth = 256;
+inline constexpr std::size_t kMaxTreeDepth = format::kMaxDepth;
 
 // The error for an entry that is not what the walk planned (another inode,
 // another type, a symlink where a directory was): the tree changed under us.

@@ -33,6 +33,12 @@ class DirFd {
   // Same, but nullopt when `path` does not exist (ENOENT).
   static std::optional<DirFd> open_if_exists(const std::string& path);
 
+  // The directory at `path`, an absolute path already free of symlinks (see
+  // resolve_path): opened from "/" one component at a time, never through a
+  // symlink, so a component swapped for a link since it was resolved is an
+  // error, not a detour.
+  static DirFd open_resolved(const std::string& path);
+
   // The child directory `name` (one component), never through a symlink:
   // a symlink or a non-directory there is an error (ENOTDIR/ELOOP).
   DirFd open_dir(std::string_view name) const;
