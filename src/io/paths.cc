@@ -83,7 +83,7 @@ std::string resolve_path(const std::string& path, const char* flag) {
       if (!trusted_link(here, st))
         throw refused_error(next + " (" + flag + " " + path + "): a symlink in " + resolved +
                                 ", a directory another user can write: not followed",
-                            "name the real directory, or make the link's directory writable only by root");
+                            "name the real directory instead; a link there may have been planted by the tree's owner");
       if (++links > kMaxLinks) throw io_error(path, std::string("cannot use ") + flag, ELOOP);
       std::string target(static_cast<std::size_t>(st.st_size > 0 ? st.st_size : 4096) + 1, '\0');
       ssize_t n = ::readlink(next.c_str(), target.data(), target.size());
