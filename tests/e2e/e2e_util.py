@@ -725,6 +725,24 @@ def parse_checksums(text: bytes) -> dict[bytes, str]:
 # Test case base
 
 
+def make_shared_archive(cls, name: str) -> None:
+    """For a test class's setUpClass: one archive of basic trees (version 10.11.0) that its tests
+    copy around. Sets cls.shared (removed after the class), cls.trees, cls.blob (the archive's
+    bytes) and cls.hash (its xxh128)."""
+    cls.shared = cls.shared_dir(name)
+    config, data = make_basic_trees(cls.shared / "src")
+    cls.trees = (config, data)
+    out = cls.shared / "out"
+    out.mkdir()
+    res = run(["create", "--config", config, "--data", data, "--output", out,
+               "--server-version", "10.11.0", "--quiet", "--config-file", "none"])
+    if res.code != 0:
+        raise RuntimeError(f"create failed; {cls.__name__} needs an archive\n" + res.describe())
+    archive = next(out / n for n in os.listdir(out) if n.endswith(".tar.zst"))
+    cls.blob = archive.read_bytes()
+    cls.hash = tool(["xxh128sum", archive]).stdout.split()[0].decode()
+
+
 class E2ETestCase(unittest.TestCase):
     """Gives each test a fresh temporary directory (self.tmp) that is removed afterwards."""
 

@@ -94,18 +94,7 @@ class PruneBase(u.E2ETestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.shared = cls.shared_dir("prune")
-        config, data = u.make_basic_trees(cls.shared / "src")
-        cls.trees = (config, data)
-        out = cls.shared / "out"
-        out.mkdir()
-        res = u.run(["create", "--config", config, "--data", data, "--output", out,
-                     "--server-version", "10.11.0", "--quiet", "--config-file", "none"])
-        if res.code != 0:
-            raise RuntimeError("create failed; the prune tests need an archive\n" + res.describe())
-        archive = next(out / n for n in os.listdir(out) if n.endswith(".tar.zst"))
-        cls.blob = archive.read_bytes()
-        cls.hash = u.tool(["xxh128sum", archive]).stdout.split()[0].decode()
+        u.make_shared_archive(cls, "prune")
 
     def setUp(self):
         super().setUp()
