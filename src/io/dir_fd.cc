@@ -147,8 +147,11 @@ bool same_file(const struct stat& a, const struct stat& b) {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino && (a.st_mode & S_IFMT) == (b.st_mode & S_IFMT);
 }
 
-UniqueFd open_regular_file(int dir_fd, const std::string& name) {
-  UniqueFd fd(openat_retry(dir_fd, name.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0));
+namespace {
+
+UniqueFd open_regular(int dir_fd, const std::string& name, bool follow_link) {
+  const int open_flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | (follow_link ? 0 : O_NOFOLLOW);
+  UniqueFd fd(openat_retry(dir_fd, name.c_str(), open_flags, 0));
   if (!fd) return fd;
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return UniqueFd();
@@ -159,6 +162,25 @@ UniqueFd open_regular_file(int dir_fd, const std::string& name) {
   int flags = ::fcntl(fd.get(), F_GETFL);
   if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) return UniqueFd();
   return fd;
+}
+
+}  // namespace
+
+UniqueFd open_regular_file(int dir_fd, const std::string& name) { return open_regular(dir_fd, name, false); }
+
+std::optional<std::string> read_regular_file(const std::string& path, std::size_t max_bytes, bool follow_link) {
+  UniqueFd fd = open_regular(AT_FDCWD, path, follow_link);
+  if (!fd) return std::nullopt;
+  std::string content;
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    if (n == 0) return content;
+    if (content.size() + static_cast<std::size_t>(n) > max_bytes) return std::nullopt;
+    content.append(buffer, static_cast<std::size_t>(n));
+  }
 }
 
 }  // namespace jb

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
-#include <fstream>
 #include <regex>
 #include <sstream>
 
@@ -46,12 +45,14 @@ std::vector<std::string> names_in(const std::string& dir) {
   return {};
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+// A small text file: a unit, an env file or Jellyfin's encoding.xml. Never
+// one that could block (a FIFO) or is not a regular file; only system files
+// (units are links by design) are followed through a symlink, never a file
+// in Jellyfin's own trees, which its user can write.
+constexpr std::size_t kMaxTextBytes = 1 << 20;
+
+std::string read_text(const std::string& path, bool follow_link = true) {
+  return read_regular_file(path, kMaxTextBytes, follow_link).value_or(std::string());
 }
 
 std::string normalise(std::string p) {
@@ -341,7 +342,7 @@ void finish(const Context& ctx, Install& in) {
     if (!d->path.empty()) settle(*d);
   }
   if (in.config.exists) {
-    if (auto t = transcode_path_of(read_text(in.config.path + "/encoding.xml"))) {
+    if (auto t = transcode_path_of(read_text(in.config.path + "/encoding.xml", /*follow_link=*/false))) {
       bool windows = t->find('\\') != std::string::npos || (t->size() > 1 && (*t)[1] == ':');
       LocatedDir dir = dir_at(windows ? ctx.windows_path(*t) : ctx.configured(*t), "encoding.xml TranscodingTempPath");
       settle(dir);

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <regex>
 #include <sstream>
@@ -147,11 +146,9 @@ std::optional<std::string> dpkg_version_of(std::string_view status_text) {
 
 std::optional<DetectedVersion> version_from_packages(const std::string& root) {
   std::string status_path = (root == "/" ? "" : root) + "/var/lib/dpkg/status";
-  std::ifstream in(status_path, std::ios::binary);
-  if (in) {
-    std::ostringstream s;
-    s << in.rdbuf();
-    if (auto raw = dpkg_version_of(s.str())) {
+  // dpkg's database, read as any file we did not write: never a FIFO.
+  if (auto text = read_regular_file(status_path, std::size_t{256} << 20, /*follow_link=*/true)) {
+    if (auto raw = dpkg_version_of(*text)) {
       std::string v = strip_package_suffix(*raw);
       if (parse_server_version(v)) return DetectedVersion{v, "dpkg " + status_path + ": " + *raw};
     }

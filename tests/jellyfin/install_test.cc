@@ -1,5 +1,8 @@
 #include "jellyfin_backup/jellyfin/install.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -347,6 +350,23 @@ TEST_CASE("locate_install: the official Docker image", "[install]") {
   CHECK(in.transcodes->path == r / "/config/transcodes");
   CHECK(in.transcodes->source == "encoding.xml TranscodingTempPath");
   CHECK_FALSE(in.transcodes->exists);
+}
+
+TEST_CASE("locate_install: an encoding.xml the jellyfin user made a FIFO or a link is not read", "[install]") {
+  FakeRoot r;
+  make_docker(r);
+  r.dir("/cache");
+  r.file("/secret.xml",
+         "<EncodingOptions><TranscodingTempPath>/secret</TranscodingTempPath></EncodingOptions>");
+  SECTION("a FIFO: no hang") {
+    REQUIRE(::mkfifo((r / "/config/config/encoding.xml").c_str(), 0600) == 0);
+  }
+  SECTION("a symlink: not followed") {
+    REQUIRE(::symlink((r / "/secret.xml").c_str(), (r / "/config/config/encoding.xml").c_str()) == 0);
+  }
+  const Install in = r.locate();
+  CHECK(in.type == InstallType::kDocker);
+  if (in.transcodes) CHECK(in.transcodes->source != "encoding.xml TranscodingTempPath");
 }
 
 TEST_CASE("locate_install: the linuxserver.io image", "[install]") {

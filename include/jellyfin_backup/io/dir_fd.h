@@ -90,4 +90,12 @@ bool same_file(const struct stat& a, const struct stat& b);
 // with EISDIR).
 UniqueFd open_regular_file(int dir_fd, const std::string& name);
 
+// The whole of a small file the tool did not create, read as
+// open_regular_file does; nullopt when it is missing, not a regular file,
+// unreadable, or longer than `max_bytes`. With `follow_link`, a symlink in
+// the last component is followed (system files such as systemd units are
+// links by design) and what it leads to must still be a regular file.
+std::optional<std::string> read_regular_file(const std::string& path, std::size_t max_bytes,
+                                             bool follow_link = false);
+
 }  // namespace jb
