@@ -305,13 +305,7 @@ std::string keyed_lock_path(const std::string& key) {
 }
 
 std::string lock_key(const std::string& path) {
-  std::string absolute = path;
-  if (absolute.empty() || absolute[0] != '/') {
-    char* cwd = ::getcwd(nullptr, 0);
-    if (!cwd) throw io_error(".", "cannot find the current directory", errno);
-    absolute = std::string(cwd) + "/" + absolute;
-    ::free(cwd);
-  }
+  const std::string absolute = absolute_path(path);
   // Components as written; "" (a doubled slash) and "." change nothing.
   // ".." stays for realpath: after a symlink it is not a lexical step.
   std::vector<std::string> parts;

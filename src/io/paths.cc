@@ -27,6 +27,15 @@ bool lies_within(const std::string& inner, const std::string& outer) {
           (outer == "/" || inner[outer.size()] == '/'));
 }
 
+std::string absolute_path(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char* cwd = ::getcwd(nullptr, 0);
+  if (!cwd) throw io_error(".", "cannot read the current directory", errno);
+  std::string out = std::string(cwd) + "/" + path;
+  ::free(cwd);
+  return out;
+}
+
 namespace {
 
 // May a symlink in the directory `dir` be followed? Only where nobody but
@@ -46,13 +55,7 @@ constexpr int kMaxLinks = 40;  // as the kernel's ELOOP limit
 
 std::string resolve_path(const std::string& path, const char* flag) {
   std::string resolved = "/";
-  std::string rest = path;
-  if (rest.empty() || rest[0] != '/') {
-    char* cwd = ::getcwd(nullptr, 0);
-    if (!cwd) throw io_error(".", "cannot read the current directory", errno);
-    rest = std::string(cwd) + "/" + rest;
-    ::free(cwd);
-  }
+  std::string rest = absolute_path(path);
   int links = 0;
   struct stat here;  // the directory `resolved` names
   if (::lstat("/", &here) != 0) throw io_error("/", "cannot stat", errno);

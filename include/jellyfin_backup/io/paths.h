@@ -13,6 +13,9 @@ std::string name_of(const std::string& path);
 // True if `inner` is `outer` or lies below it (both absolute, normalised).
 bool lies_within(const std::string& inner, const std::string& outer);
 
+// `path` as written if absolute, else below the current directory.
+std::string absolute_path(const std::string& path);
+
 // `path` made absolute and free of symlinks and "."/".." as realpath does,
 // except that a symlink is followed only where no other user could have put
 // it or could swap it: in a directory of root's or ours that group and others
