@@ -11,6 +11,7 @@
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/dir_fd.h"
 #include "jellyfin_backup/io/interrupt.h"
+#include "jellyfin_backup/io/paths.h"
 #include "jellyfin_backup/io/rclone.h"
 
 namespace jb {
@@ -68,6 +69,15 @@ void check_source(const std::string& path) {
 }
 
 std::unique_ptr<Source> open_file_source(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    // A link the user named (`latest.tar.zst`) is followed where nobody else
+    // could have put it (resolve_path refuses it otherwise, by name); what it
+    // names is then opened from "/" through no link.
+    const std::string real = resolve_path(path, "archive");
+    DirFd dir = DirFd::open_resolved(parent_of(real));
+    return open_file_source(dir.fd(), name_of(real), path);
+  }
   return open_file_source(AT_FDCWD, path, path);
 }
 

@@ -129,13 +129,31 @@ class FifoTest(StoreBase):
         res = self.run_bin(["verify", "-"], input=self.blob)
         self.assertExit(res, 0)
 
-    def test_symlinked_archive_is_not_followed(self):
+    @unittest.skipUnless(u.is_root(), "needs root: the link is planted by another user")
+    def test_symlinked_archive_is_not_followed_where_another_user_put_it(self):
         secret = self.tmp / "secret"
         secret.write_bytes(self.blob)
+        os.chmod(secret, 0o600)
+        u.give_to_nobody(self.dir)  # the store is the other user's
         link = self.dir / gen_name(utc(2026, 6, 1, 3))
         os.symlink(secret, link)
+        os.lchown(link, u.NOBODY, u.NOBODY)
         res = self.run_bin(["verify", link])
-        self.assertFails(res, 4, str(link), "symlink")
+        self.assertFails(res, 4, str(link), "symlink", "not followed")
+
+    def test_symlinked_archive_of_our_own_is_followed(self):
+        # `latest.tar.zst` in a directory only we can write: named by the user, followed.
+        real = self.dir / gen_name(utc(2026, 6, 1, 3))
+        real.write_bytes(self.blob)
+        os.chmod(self.dir, 0o755)
+        link = self.dir / "latest.tar.zst"
+        os.symlink(real.name, link)
+        res = self.run_bin(["verify", link])
+        self.assertExit(res, 0)
+        # A backup directory's listing never follows it: list shows the real archive once.
+        res = self.run_bin(["list", self.dir, "--json"])
+        self.assertExit(res, 0)
+        self.assertEqual([a["name"] for a in res.json()["archives"]], [real.name])
 
     @unittest.skipUnless(u.is_root(), "needs root: the unprivileged user races root")
     def test_sidecar_swapped_for_a_fifo_while_root_lists(self):
