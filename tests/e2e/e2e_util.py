@@ -104,6 +104,18 @@ def _child_env(env, drop_privs: bool):
     return env
 
 
+def sanitized() -> bool:
+    """True when the binary under test is built with AddressSanitizer, whose shadow memory and
+    quarantine make every peak-memory figure several times larger."""
+    # ldd, not a read of the binary here: a test that measures a child's peak memory would count
+    # this process's pages too (a forked child's peak starts at its parent's size).
+    try:
+        out = subprocess.run(["ldd", BIN], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
+    except OSError:
+        return False
+    return b"libasan" in out
+
+
 def is_root() -> bool:
     return os.geteuid() == 0
 
