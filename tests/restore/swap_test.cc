@@ -411,26 +411,6 @@ std::string replaced(std::string text, const std::string& from, const std::strin
 
 }  // namespace
 
-TEST_CASE("swap: the state directory follows JELLYFIN_BACKUP_STATE_DIR, STATE_DIRECTORY, then the user",
-          "[swap][state_dir]") {
-  StateDir state;
-  CHECK(jb::state_dir_path() == state.path);
-  ::setenv("JELLYFIN_BACKUP_STATE_DIR", (state.path + "//").c_str(), 1);
-  CHECK(jb::state_dir_path() == state.path);
-  ::unsetenv("JELLYFIN_BACKUP_STATE_DIR");
-  ::setenv("STATE_DIRECTORY", "/run/x/state:/other", 1);
-  CHECK(jb::state_dir_path() == "/run/x/state");
-  ::unsetenv("STATE_DIRECTORY");
-  if (::geteuid() == 0) {
-    CHECK(jb::state_dir_path() == "/var/lib/jellyfin-backup");
-  } else {
-    ::setenv("XDG_STATE_HOME", "/xdg", 1);
-    CHECK(jb::state_dir_path() == "/xdg/jellyfin-backup");
-    ::unsetenv("XDG_STATE_HOME");
-  }
-  ::setenv("JELLYFIN_BACKUP_STATE_DIR", state.path.c_str(), 1);
-}
-
 TEST_CASE("swap: a state directory others can write, or a symlink, is refused", "[swap][state_dir]") {
   Setup s;
   SECTION("group/other writable") {
