@@ -203,8 +203,7 @@ class EntryStreamer {
       // The root, as the walk opened it: from "/", through no link.
       dirs_.clear();
       dir_paths_.clear();
-      fd = UniqueFd(::fcntl(DirFd::open_resolved(source).fd(), F_DUPFD_CLOEXEC, 0));
-      if (!fd) throw io_error(source, "cannot read directory", errno, "no archive was written");
+      fd = DirFd::open_resolved(source).take_fd();
     } else {
       const std::size_t slash = planned.archive_path.rfind('/');
       const std::string_view parent = std::string_view(planned.archive_path).substr(0, slash);

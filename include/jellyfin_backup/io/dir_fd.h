@@ -67,6 +67,8 @@ class DirFd {
   void sync() const;
 
   int fd() const { return fd_.get(); }
+  // Gives up the fd, for a caller that keeps it as a plain UniqueFd.
+  UniqueFd take_fd() && { return std::move(fd_); }
   explicit operator bool() const { return static_cast<bool>(fd_); }
   // The path this was opened as: for messages only, never to act on.
   const std::string& path() const { return path_; }
