@@ -49,8 +49,8 @@ FrameDecompressor::FrameDecompressor(Source& source, Pieces pieces)
   out_[1].resize(kOutSize);
 }
 
-void FrameDecompressor::fail(const std::string& what) const {
-  throw damaged_error("zstd frame " + std::to_string(frames_ + 1) +
+void FrameDecompressor::fail(const std::string& what, ErrorCode code) const {
+  throw damaged_error(code, "zstd frame " + std::to_string(frames_ + 1) +
                       " (at byte " + std::to_string(frame_offset_) + "): " + what);
 }
 
@@ -94,7 +94,7 @@ void FrameDecompressor::check_frame_header() {
         fail("frame has no content checksum, so its data cannot be verified");
       return;
     }
-    if (!fill_input() && in_end_ - in_pos_ < ret) fail("truncated frame header");
+    if (!fill_input() && in_end_ - in_pos_ < ret) fail("truncated frame header", ErrorCode::kTruncated);
   }
 }
 
@@ -150,7 +150,7 @@ std::string_view FrameDecompressor::next() {
     // Without input zstd can only flush what it holds; no progress means
     // the frame needs bytes that will never come.
     if (no_input && ret != 0 && out.pos == before)
-      fail("archive is truncated (ends inside this frame)");
+      fail("archive is truncated (ends inside this frame)", ErrorCode::kTruncated);
   }
   produced_ += out.pos;
   return {out_buf.data(), out.pos};

@@ -34,6 +34,7 @@ la_ssize_t TarReader::read_callback(archive*, void* self, const void** buffer) {
     reader->previous_ = reader->last_;
     reader->last_ = piece;
     reader->handed_ += piece.size();
+    if (piece.empty()) reader->input_ended_ = true;
     *buffer = piece.data();
     return static_cast<la_ssize_t>(piece.size());
   } catch (...) {
@@ -48,7 +49,9 @@ void TarReader::rethrow_input_error() {
 
 void TarReader::fail(const std::string& context) {
   rethrow_input_error();
-  throw damaged_error(context + ": " + archive_message(archive_.get()));
+  // libarchive failing once its input ran out: the tar stream ends early.
+  throw damaged_error(input_ended_ ? ErrorCode::kTruncated : ErrorCode::kNone,
+                      context + ": " + archive_message(archive_.get()));
 }
 
 archive_entry* TarReader::next() {

@@ -305,7 +305,7 @@ void Verifier::data(const DataBlock& block) {
 void Verifier::end_entry() {
   switch (kind_) {
     case Kind::kManifest:
-      if (buffer_.size() != size_) throw damaged_error(path_ + ": truncated");
+      if (buffer_.size() != size_) throw damaged_error(ErrorCode::kTruncated, path_ + ": truncated");
       manifest_ = Manifest::parse(buffer_);
       add_sum(path_, index_ - 1, Xxh128::hex_of(buffer_));
       break;

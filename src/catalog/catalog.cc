@@ -42,13 +42,6 @@ bool is_candidate(const std::string& name) {
   return !name.empty() && name[0] != '.' && format::has_archive_suffix(name);
 }
 
-bool mentions_truncation(const std::string& message) {
-  std::string lower = message;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lower.find("truncat") != std::string::npos;
-}
-
 // Progress of --check across the reading threads (a Reporter is not
 // thread-safe).
 class SharedProgress {
@@ -212,9 +205,7 @@ void read_start(const Store& store, Job& job) {
       } catch (const Error& e) {
         // A manifest frame larger than the head we fetched looks truncated;
         // only the whole file can tell.
-        if (e.kind() != ErrorKind::kDamaged || info.size <= kHeadBytes ||
-            !mentions_truncation(e.what()))
-          throw;
+        if (!e.is_truncated() || info.size <= kHeadBytes) throw;
         auto source = store.open(info.name);
         job.manifest = inspect_archive(*source, /*list=*/false).manifest;
       }

@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "jellyfin_backup/error.h"
+
 // ZSTD_getFrameHeader is in the stable-but-"static" part of the API.
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
@@ -63,7 +65,7 @@ class FrameDecompressor {
   void check_frame_header();
   void end_of_frame();
   void remember_last4(const char* data, std::size_t n);
-  [[noreturn]] void fail(const std::string& what) const;
+  [[noreturn]] void fail(const std::string& what, ErrorCode code = ErrorCode::kNone) const;
 
   struct DCtxDeleter {
     void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }

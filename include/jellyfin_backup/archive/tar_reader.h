@@ -54,6 +54,7 @@ class TarReader {
   // The two most recent pieces handed to libarchive (see check_nothing_follows).
   std::string_view last_, previous_;
   std::uint64_t handed_ = 0;
+  bool input_ended_ = false;  // the callback returned end of input
 };
 
 }  // namespace jb
