@@ -62,6 +62,10 @@ Error io_error(const std::string& path, const std::string& what, int err, std::s
   return e;
 }
 
+Error exists_error(const std::string& path, std::string hint) {
+  return Error(ErrorKind::kRuntime, ErrorCode::kExists, path + ": already exists", std::move(hint));
+}
+
 Error usage_error(std::string message, std::string hint) {
   return Error(ErrorKind::kUsage, std::move(message), std::move(hint));
 }

@@ -1,6 +1,7 @@
 // jellyfin-backup: the thin CLI over libjellyfin_backup. It picks the
 // command, and turns a jb::Error into its documented exit code and one line
 // on stderr (plus a JSON object on stdout with --json).
+#include <csignal>
 #include <clocale>
 #include <cstdio>
 #include <cstring>
@@ -39,7 +40,8 @@ constexpr const char* kUsage =
     "Every command takes --json, --quiet, --config-file and --help.\n"
     "  jellyfin-backup --version   print the version\n"
     "Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 archive damaged or unsafe,\n"
-    "4 refused for safety. See man jellyfin-backup.\n";
+    "4 refused for safety (needs a person), 5 locked by another run (retry later),\n"
+    "130/143 interrupted by SIGINT/SIGTERM. See man jellyfin-backup.\n";
 
 bool wants_json(int argc, char** argv) {
   for (int i = 1; i < argc; ++i)
@@ -66,17 +68,41 @@ bool writes_archive_to_stdout(int argc, char** argv) {
 // "--level 25: must be ..." about a value the config file gave says where:
 // the user never typed it.
 jb::Error with_config_origin(const jb::Error& e) {
-  const std::string what = e.what();
-  if (e.kind() != jb::ErrorKind::kUsage || !what.starts_with("--")) return e;
-  const std::string flag = what.substr(2, what.find_first_not_of("abcdefghijklmnopqrstuvwxyz-", 2) - 2);
+  if (e.kind() != jb::ErrorKind::kUsage || e.flag().empty()) return e;
   const auto& origins = jb::cli::report_mode().from_config;
-  const auto it = origins.find(flag);
+  const auto it = origins.find(e.flag());
   if (it == origins.end()) return e;
-  return jb::Error(e.kind(), what + " (set in " + it->second + ")", e.hint());
+  return e.with_message(std::string(e.what()) + " (set in " + it->second + ")");
+}
+
+// What the user can do, said by the one who knows what they typed: the
+// core reports what happened (its code); the command's flags are here.
+jb::Error with_command_hint(const jb::Error& e, const std::string& command) {
+  if (e.is_no_space() && e.hint().empty()) {
+    if (command == "create") return e.with_hint("free some space, or choose another --output");
+    if (command == "restore")
+      return e.with_hint("free some space on the targets' filesystem (staging is built beside each "
+                         "target); the targets are untouched");
+    if (command == "copy") return e.with_hint("free some space at the destination, or copy somewhere else");
+    return e.with_hint("free some space");
+  }
+  if (e.code() == jb::ErrorCode::kIsDirectory && e.hint().empty())
+    return e.with_hint("name one archive file in it (`jellyfin-backup list DIR` shows them)");
+  if (e.code() == jb::ErrorCode::kLocked) {
+    std::string hint = e.hint();
+    return e.with_hint(hint + (hint.empty() ? "" : ", ") + "or pass --wait-lock SECONDS");
+  }
+  return e;
 }
 
 int report(const jb::Error& error, const char* command, int argc, char** argv) {
-  const jb::Error e = with_config_origin(error);
+  const jb::Error e = with_command_hint(with_config_origin(error), command ? command : "");
+  // Interrupted, whatever error the interruption surfaced as: 128 + the
+  // signal, as shells and restic say it (130 SIGINT, 143 SIGTERM).
+  const int signal = jb::interrupted_signal();
+  const int exit_code = signal != 0 ? 128 + signal
+                        : e.kind() == jb::ErrorKind::kInterrupted ? 128 + SIGINT
+                                                                 : e.exit_code();
   jb::cli::print(stderr, "jellyfin-backup: error: %s\n", e.full_message().c_str());
   // Once the flags are parsed they say (the config file may have added
   // --json); before that, argv is all there is.
@@ -86,11 +112,11 @@ int report(const jb::Error& error, const char* command, int argc, char** argv) {
   if (json) {
     jb::cli::print_json({{"command", command ? command : ""},
                          {"ok", false},
-                         {"exit_code", e.exit_code()},
+                         {"exit_code", exit_code},
                          {"error", e.full_message()}},
                         to_stderr);
   }
-  return e.exit_code();
+  return exit_code;
 }
 
 int run(const std::string& command, int argc, char** argv) {

@@ -41,6 +41,7 @@ enum class ErrorCode {
   kInterrupted,    // SIGINT/SIGTERM arrived
   kBadFlag,        // a flag's value is wrong (flag() names it)
   kJournalPending, // an interrupted restore waits for `recover`
+  kIsDirectory,    // a directory where a file (an archive) was wanted
 };
 
 class Error : public std::runtime_error {
@@ -87,6 +88,8 @@ class Error : public std::runtime_error {
 // from `err` (ENOENT -> kNotFound, ENOSPC -> kNoSpace, ...).
 Error io_error(const std::string& path, const std::string& what, int err,
                std::string hint = {});
+// "<path>: already exists" (code kExists): a name we will not overwrite.
+Error exists_error(const std::string& path, std::string hint = {});
 Error usage_error(std::string message, std::string hint = {});
 // A usage error about --`flag`'s value.
 Error bad_flag_error(std::string flag, std::string message, std::string hint = {});

@@ -93,7 +93,8 @@ void print_json(const nlohmann::json& object, bool to_stderr = false);
 void add_failure(nlohmann::json& object, ErrorKind kind, const std::string& error);
 int report_failure(ErrorKind kind, const std::string& error);
 
-// Thrown for wrong flags; carries the command for the usage hint.
-Error flag_error(const std::string& command, const std::string& message);
+// Thrown for wrong flags; carries the command for the usage hint, and the
+// flag (without "--") it is about, if one.
+Error flag_error(const std::string& command, const std::string& message, const std::string& flag = {});
 
 }  // namespace jb::cli

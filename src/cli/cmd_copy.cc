@@ -19,6 +19,7 @@ int cmd_copy(int argc, char** argv) {
       ("dest", "A directory (keeps the name), a file path, or - for stdout", cxxopts::value<std::string>());
   options.parse_positional({"source", "dest"});
   options.positional_help("");
+  add_lock_flags(options);
   add_common_flags(options);
   auto parsed = parse_flags(options, "copy", argc, argv);
   if (!parsed) return 0;
@@ -32,7 +33,13 @@ int cmd_copy(int argc, char** argv) {
   report_mode().archive_on_stdout = to_stdout;
 
   ConsoleReporter reporter(flags, "copy");
-  const auto lock = to_stdout ? std::nullopt : lock_backup_dir(output_target(opts.dest).dir, "copy", reporter);
+  // The destination directory is made (if it may be) before it is locked.
+  const auto lock = [&]() -> std::optional<LockFile> {
+    if (to_stdout) return std::nullopt;
+    const OutputTarget target = output_target(opts.dest);
+    prepare_output_dir(target);
+    return lock_backup_dir(target.dir, "copy", reporter, lock_wait_seconds(*parsed));
+  }();
   const CopyResult r = copy_archive(opts, reporter);
   reporter.clear_line();
 

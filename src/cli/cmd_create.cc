@@ -32,6 +32,7 @@ int cmd_create(int argc, char** argv) {
       ("force", "Back up even while a server uses the trees (recorded in the manifest)");
   add_install_flags(options, "back up");
   add_server_control_flags(options);
+  add_lock_flags(options);
   add_common_flags(options);
   auto parsed = parse_flags(options, "create", argc, argv);
   if (!parsed) return 0;
@@ -41,7 +42,7 @@ int cmd_create(int argc, char** argv) {
   opts.output = required(*parsed, "create", "output");
   opts.level = (*parsed)["level"].as<int>();
   opts.threads = (*parsed)["threads"].as<int>();
-  if (opts.threads < 0) throw flag_error("create", "--threads must be 0 or more");
+  if (opts.threads < 0) throw flag_error("create", "--threads must be 0 or more", "threads");
   if (parsed->count("exclude")) opts.excludes = (*parsed)["exclude"].as<std::vector<std::string>>();
   const bool to_stdout = opts.output == "-";
   report_mode().archive_on_stdout = to_stdout;
@@ -69,8 +70,8 @@ int cmd_create(int argc, char** argv) {
   // Outlives the server window: a start after a failure reports through it.
   ConsoleReporter reporter(flags, "create");
   // Held until the server is started again (declared before it).
-  const auto tree_locks = lock_install(install, "create", reporter);
-  const auto dir_lock = to_stdout ? std::nullopt : lock_backup_dir(output_target(opts.output).dir, "create", reporter);
+  const auto tree_locks = lock_install(install, "create", reporter, lock_wait_seconds(*parsed));
+  const auto dir_lock = to_stdout ? std::nullopt : lock_backup_dir(output_target(opts.output).dir, "create", reporter, lock_wait_seconds(*parsed));
   ServerWindow server(*parsed, "create");
 
   opts.stop_grace_seconds = server.stop(reporter);

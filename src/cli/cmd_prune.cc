@@ -20,7 +20,7 @@ int keep_count(const cxxopts::ParseResult& parsed, const std::string& rule) {
   char* end = nullptr;
   long n = std::strtol(text.c_str(), &end, 10);
   if (text.empty() || *end != '\0' || n < 0 || n > 1000000)
-    throw flag_error("prune", "--" + flag + " takes a number of archives (or unlimited), not '" + text + "'");
+    throw flag_error("prune", "--" + flag + " takes a number of archives (or unlimited), not '" + text + "'", flag);
   return static_cast<int>(n);
 }
 
@@ -109,6 +109,7 @@ int cmd_prune(int argc, char** argv) {
        cxxopts::value<std::string>(), "host|none");
   options.parse_positional({"dir"});
   options.positional_help("");
+  add_lock_flags(options);
   add_common_flags(options);
   auto parsed = parse_flags(options, "prune", argc, argv);
   if (!parsed) return 0;
@@ -126,7 +127,7 @@ int cmd_prune(int argc, char** argv) {
   if (parsed->count("group-by")) {
     const std::string group_by = (*parsed)["group-by"].as<std::string>();
     if (group_by != "host" && group_by != "none")
-      throw flag_error("prune", "--group-by takes host or none, not '" + group_by + "'");
+      throw flag_error("prune", "--group-by takes host or none, not '" + group_by + "'", "group-by");
     opts.group_by_host = group_by == "host";
   }
   const Location where = backup_dir_from(*parsed, "prune");
@@ -134,7 +135,7 @@ int cmd_prune(int argc, char** argv) {
 
   ConsoleReporter reporter(flags, "prune");
   // A dry run writes nothing, so it need not wait for a running create.
-  const auto lock = opts.dry_run ? std::nullopt : lock_backup_dir(where, "prune", reporter);
+  const auto lock = opts.dry_run ? std::nullopt : lock_backup_dir(where, "prune", reporter, lock_wait_seconds(*parsed));
   auto store = open_store(where);
   const PruneResult result = prune_store(*store, opts, reporter);
   reporter.clear_line();

@@ -12,6 +12,7 @@ int cmd_recover(int argc, char** argv) {
                            "remove leftover staging directories.");
   options.custom_help("[--data DIR --config DIR] [options]");
   add_install_flags(options, "recover");
+  add_lock_flags(options);
   add_common_flags(options);
   auto parsed = parse_flags(options, "recover", argc, argv);
   if (!parsed) return 0;
@@ -22,7 +23,7 @@ int cmd_recover(int argc, char** argv) {
   const std::string config = install.config.path;
 
   ConsoleReporter reporter(flags, "recover");
-  const auto tree_locks = lock_install(install, "recover", reporter);
+  const auto tree_locks = lock_install(install, "recover", reporter, lock_wait_seconds(*parsed));
   RecoverResult r = recover(data, config, reporter);
   const char* outcome = r.outcome == RecoverResult::Outcome::kCompleted     ? "completed"
                         : r.outcome == RecoverResult::Outcome::kRolledBack ? "rolled_back"

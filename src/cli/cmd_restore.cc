@@ -66,6 +66,7 @@ int cmd_restore(int argc, char** argv) {
   add_server_control_flags(options);
   options.parse_positional({"archive"});
   options.positional_help("");  // custom_help already names it
+  add_lock_flags(options);
   add_common_flags(options);
   auto parsed = parse_flags(options, "restore", argc, argv);
   if (!parsed) return 0;
@@ -78,7 +79,7 @@ int cmd_restore(int argc, char** argv) {
   if (parsed->count("only")) {
     opts.only = (*parsed)["only"].as<std::string>();
     if (*opts.only != "data" && *opts.only != "config")
-      throw flag_error("restore", "--only takes data or config, not '" + *opts.only + "'");
+      throw flag_error("restore", "--only takes data or config, not '" + *opts.only + "'", "only");
   }
   if (parsed->count("keep-old") && parsed->count("discard-old"))
     throw flag_error("restore", "--keep-old and --discard-old exclude each other");
@@ -97,7 +98,7 @@ int cmd_restore(int argc, char** argv) {
   // Outlives the server window: a start after a failure reports through it.
   ConsoleReporter reporter(flags, "restore");
   // Held until the server is started again (declared before it).
-  const auto tree_locks = lock_install(install, "restore", reporter);
+  const auto tree_locks = lock_install(install, "restore", reporter, lock_wait_seconds(*parsed));
   ServerWindow server(*parsed, "restore");
 
   // A mistyped archive path must not cost a stopped server.

@@ -108,6 +108,8 @@ const std::vector<std::string>& known_config_keys() {
   static const std::vector<std::string> kKeys = {
       // every command
       "json", "quiet",
+      // create, restore, recover, prune, copy
+      "wait-lock",
       // which install: create, restore, recover, where
       "data", "config", "install", "root",
       // stopping and starting the server: create, restore

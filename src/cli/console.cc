@@ -92,8 +92,8 @@ int report_failure(ErrorKind kind, const std::string& error) {
   return static_cast<int>(kind);
 }
 
-Error flag_error(const std::string& command, const std::string& message) {
-  return usage_error(message, "see `jellyfin-backup " + command + " --help`");
+Error flag_error(const std::string& command, const std::string& message, const std::string& flag) {
+  return usage_error(message, "see `jellyfin-backup " + command + " --help`").with_flag(flag);
 }
 
 }  // namespace jb::cli

@@ -89,11 +89,13 @@ double ServerWindow::stop(Reporter& reporter) {
     try {
       stopped_->start();
     } catch (const Error& e) {
-      throw Error(ErrorKind::kRuntime, what + ", and " + e.what(), e.hint());
+      throw Error(ErrorKind::kInterrupted, ErrorCode::kInterrupted, what + ", and " + e.what(), e.hint());
     }
     if (control_->start_argv().empty())
-      throw Error(ErrorKind::kRuntime, what, "nothing else was done; Jellyfin is still stopped (no --start-cmd): start it yourself");
-    throw Error(ErrorKind::kRuntime, what, "Jellyfin was started again, nothing else was done");
+      throw Error(ErrorKind::kInterrupted, ErrorCode::kInterrupted, what,
+                  "nothing else was done; Jellyfin is still stopped (no --start-cmd): start it yourself");
+    throw Error(ErrorKind::kInterrupted, ErrorCode::kInterrupted, what,
+                "Jellyfin was started again, nothing else was done");
   }
   // A server told to stop may take a moment to let go of its files.
   constexpr double kStopGraceSeconds = 15;
@@ -119,7 +121,7 @@ void ServerWindow::start(const std::string& done) {
     }
     stopped_->start();  // runs nothing after start_early()
   } catch (const Error& e) {
-    throw Error(e.kind(), done + ", but " + e.what(), e.hint());
+    throw e.with_message(done + ", but " + e.what());
   }
 }
 

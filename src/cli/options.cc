@@ -28,10 +28,12 @@ const std::vector<std::set<std::string>>& exclusive_groups() {
 }
 
 // cxxopts's words ("Option ‘bogus’ does not exist") in ours ("--bogus: no
-// such option"), in the shape of every other error.
-std::string flag_message(const cxxopts::exceptions::exception& e, const std::vector<std::string>& args) {
+// such option"), in the shape of every other error; `flag` is set to the
+// option concerned (without "--") when one is.
+std::string flag_message(const cxxopts::exceptions::exception& e, const std::vector<std::string>& args,
+                         std::string& flag_name) {
   std::string text = e.what();
-  for (const std::string quote : {cxxopts::LQUOTE, cxxopts::RQUOTE})
+  for (const std::string& quote : {cxxopts::LQUOTE, cxxopts::RQUOTE})
     for (std::size_t at; (at = text.find(quote)) != std::string::npos;) text.replace(at, quote.size(), "'");
   // The first quoted word: the option (or the argument) concerned.
   std::string word;
@@ -39,6 +41,7 @@ std::string flag_message(const cxxopts::exceptions::exception& e, const std::vec
     if (auto close = text.find('\'', open + 1); close != std::string::npos)
       word = text.substr(open + 1, close - open - 1);
   const std::string flag = (word.size() == 1 ? "-" : "--") + word;
+  flag_name = word;
   if (dynamic_cast<const cxxopts::exceptions::no_such_option*>(&e)) return flag + ": no such option";
   if (dynamic_cast<const cxxopts::exceptions::missing_argument*>(&e) ||
       dynamic_cast<const cxxopts::exceptions::option_requires_argument*>(&e))
@@ -51,11 +54,16 @@ std::string flag_message(const cxxopts::exceptions::exception& e, const std::vec
     for (std::size_t i = 1; i < args.size(); ++i) {
       const std::string& a = args[i];
       const auto eq = a.find('=');
-      if (a.starts_with("--") && eq != std::string::npos && a.substr(eq + 1) == word)
+      if (a.starts_with("--") && eq != std::string::npos && a.substr(eq + 1) == word) {
+        flag_name = a.substr(2, eq - 2);
         return a.substr(0, eq) + ": '" + word + "' is not a valid value";
-      if (a == word && args[i - 1].starts_with("-") && args[i - 1].find('=') == std::string::npos)
+      }
+      if (a == word && args[i - 1].starts_with("-") && args[i - 1].find('=') == std::string::npos) {
+        flag_name = args[i - 1].substr(args[i - 1].find_first_not_of('-'));
         return args[i - 1] + ": '" + word + "' is not a valid value";
+      }
     }
+    flag_name.clear();
     return "'" + word + "' is not a valid value for its flag";
   }
   if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
@@ -83,13 +91,14 @@ cxxopts::ParseResult parse_argv(cxxopts::Options& options, const std::string& co
   try {
     return options.parse(static_cast<int>(args.size()), argv.data());
   } catch (const cxxopts::exceptions::exception& e) {
-    const std::string message = flag_message(e, args);
-    if (from.empty()) throw flag_error(command, message);
+    std::string flag;
+    const std::string message = flag_message(e, args, flag);
+    if (from.empty()) throw flag_error(command, message, flag);
     // "--level: ..." about a setting of the file: main() adds its line.
-    const bool names_setting = message.starts_with("--") &&
-                               report_mode().from_config.count(message.substr(2, message.find(':') - 2));
+    const bool names_setting = !flag.empty() && report_mode().from_config.count(flag);
     throw usage_error(names_setting ? message : message + " (a setting in " + from + ")",
-                      "fix " + from + ", or run with --config-file none");
+                      "fix " + from + ", or run with --config-file none")
+        .with_flag(flag);
   }
 }
 
@@ -204,7 +213,7 @@ CommonFlags common_flags(const cxxopts::ParseResult& result) {
 
 std::string required(const cxxopts::ParseResult& result, const std::string& command,
                      const std::string& flag) {
-  if (!result.count(flag)) throw flag_error(command, "--" + flag + " is required");
+  if (!result.count(flag)) throw flag_error(command, "--" + flag + " is required", flag);
   return result[flag].as<std::string>();
 }
 

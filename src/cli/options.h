@@ -99,10 +99,17 @@ nlohmann::json archive_json(const Store& store, const ArchiveInfo& archive);
 // The locks a command holds for as long as it runs. Taken first, before any
 // stop command: a second run that is refused must not stop or start the
 // server under the first.
-std::vector<LockFile> lock_install(const Install& install, const std::string& command, Reporter& reporter);
+std::vector<LockFile> lock_install(const Install& install, const std::string& command, Reporter& reporter,
+                                   double wait_seconds);
 // The lock of a backup directory (local or remote) that `command` writes
 // to. A local directory that does not exist is not locked: the command's
 // own check says what to do about it.
-std::optional<LockFile> lock_backup_dir(const Location& dir, const std::string& command, Reporter& reporter);
+std::optional<LockFile> lock_backup_dir(const Location& dir, const std::string& command, Reporter& reporter,
+                                        double wait_seconds);
+
+// --wait-lock SECONDS: how long a command waits for another run's lock
+// before it gives up with exit 5 (default 0: at once).
+void add_lock_flags(cxxopts::Options& options);
+double lock_wait_seconds(const cxxopts::ParseResult& result);
 
 }  // namespace jb::cli

@@ -31,8 +31,7 @@ struct Destination {
 // An existing archive is never replaced: refused before anything is written.
 void refuse_existing(const Store& store, const std::string& name) {
   if (store.stat(name))
-    throw io_error(store.display(name), "already exists", 0,
-                   "nothing was copied; an existing file is never overwritten");
+    throw exists_error(store.display(name), "nothing was copied; an existing file is never overwritten");
 }
 
 Destination resolve_destination(const std::string& dest_text, const Location& source) {
@@ -45,9 +44,15 @@ Destination resolve_destination(const std::string& dest_text, const Location& so
     return d;
   }
   OutputTarget target = output_target(dest_text);
+  prepare_output_dir(target);
   d.store = open_store(target.dir);
   d.name = target.name;
-  if (!d.name && !source.is_stdio()) d.name = split_file(source).second;
+  // Into a directory, the copy keeps its name if list and prune will see it
+  // there; otherwise (and from stdin) the manifest names it, as create would.
+  if (!d.name && !source.is_stdio()) {
+    std::string name = split_file(source).second;
+    if (format::has_archive_suffix(name)) d.name = std::move(name);
+  }
   if (d.name) refuse_existing(*d.store, *d.name);  // before anything is read
   return d;
 }
@@ -123,8 +128,6 @@ CopyResult run_copy(const CopyOptions& options, Reporter& reporter) {
 
   // Second, stream: source -> hash -> tee (destination) -> Verifier.
   auto source = open_source(options.source);
-  if (dest.name && !format::has_archive_suffix(*dest.name))
-    reporter.warning(dest.store->display(*dest.name) + ": does not end in .tar.zst, so list and prune will not see it");
   HashingSource hashed(*source);
   TeeSource tee(hashed);
   OpenOnManifest opener(dest, tee);
@@ -145,8 +148,8 @@ CopyResult run_copy(const CopyOptions& options, Reporter& reporter) {
     // A remote commit is a server-side move that may finish without us.
     if (interrupted_signal() == 0 || dest.to_stdout) throw;
     const std::string where = dest.store->display(*dest.name);
-    throw Error(e.kind(), std::string(e.what()) + " while " + where + " was given its final name",
-                "it may be there without its sidecar: check it with `jellyfin-backup verify " + where + "`");
+    throw e.with_message(std::string(e.what()) + " while " + where + " was given its final name")
+        .with_hint("it may be there without its sidecar: check it with `jellyfin-backup verify " + where + "`");
   }
   result.bytes = hashed.bytes();
   result.xxh128 = hashed.hex_digest();
@@ -172,9 +175,8 @@ CopyResult copy_archive(const CopyOptions& options, Reporter& reporter) {
     return run_copy(options, reporter);
   } catch (const Error& e) {
     if (interrupted_signal() == 0 || !e.hint().empty()) throw;
-    throw Error(e.kind(), e.what(),
-                options.dest == "-" ? "what went to standard output is incomplete: discard it"
-                                    : "nothing was written under " + options.dest);
+    throw e.with_hint(options.dest == "-" ? "what went to standard output is incomplete: discard it"
+                                          : "nothing was written under " + options.dest);
   }
 }
 

@@ -360,39 +360,54 @@ std::string archive_file_name(std::int64_t unix_time, const std::optional<std::s
 OutputTarget output_target(const std::string& output) {
   const Location where = parse_location(output);
   if (where.is_stdio()) throw usage_error("standard output is not a directory");
-  std::string path = where.path;
-  if (where.is_rclone()) {
-    if (!format::has_archive_suffix(path)) return {where, std::nullopt};
-    auto [dir, name] = split_file(where);
-    return {dir, name};
-  }
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return {where, std::nullopt};
-  if (!path.empty() && path.back() == '/')
-    throw io_error(path, "directory does not exist", 0, "create it first");
+  // One rule, the same locally and on a remote: a name ending in .tar.zst
+  // is the archive file; anything else is the directory it goes into.
+  if (!format::has_archive_suffix(where.path)) return {where, std::nullopt};
   auto [dir, name] = split_file(where);
   return {dir, name};
+}
+
+void prepare_output_dir(const OutputTarget& target) {
+  if (target.dir.is_rclone()) {
+    // A remote answers a stat of a name that is not there with nothing (an
+    // upload makes the directory); a remote name rclone does not know, or
+    // one it cannot reach, with an error.
+    if (target.name) return;
+    auto dir = rclone_stat(target.dir.path);
+    if (dir && !dir->is_dir)
+      throw io_error(target.dir.display(), "is a file, not a directory (a name not ending in .tar.zst is the "
+                                           "directory the archive goes into)", 0);
+    return;
+  }
+  const std::string dir = target.dir.path.empty() ? "." : target.dir.path;
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return;
+    throw io_error(dir, target.name ? "is not a directory"
+                                    : "is a file, not a directory (a name not ending in .tar.zst is the "
+                                      "directory the archive goes into)", 0);
+  }
+  if (errno != ENOENT) throw io_error(dir, "cannot use the output directory", errno);
+  if (target.name)
+    throw io_error(dir, "the directory for the archive does not exist", ENOENT, "create it first");
+  // The directory of the archives: made, private, when its parent exists.
+  std::string trimmed = dir;
+  while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
+  const std::string parent = parent_of(trimmed);
+  if (::stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    throw io_error(dir, "neither the backup directory nor its parent " + parent + " exists", ENOENT,
+                   "create the parent directory first");
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    throw io_error(dir, "cannot create the backup directory", errno);
 }
 
 void check_output(const std::string& output) {
   if (output == "-") return;
   const OutputTarget target = output_target(output);
-  if (!target.dir.is_rclone())
-    check_output_dir(target.dir.path.empty() ? "." : target.dir.path, "create it first or choose another --output");
-  // A remote answers a stat of a name that is not there with nothing (an
-  // upload makes the directory); a remote name rclone does not know, or one
-  // it cannot reach, with an error.
-  if (!target.name) {
-    if (target.dir.is_rclone()) {
-      auto dir = rclone_stat(target.dir.path);
-      if (dir && !dir->is_dir) throw io_error(target.dir.display(), "output directory is not a directory", 0);
-    }
-    return;
-  }
+  prepare_output_dir(target);
+  if (!target.name) return;
   auto store = open_store(target.dir);
-  if (store->stat(*target.name))
-    throw io_error(store->display(*target.name), "already exists", 0,
-                   "choose another --output; an existing file is never overwritten");
+  if (store->stat(*target.name)) throw exists_error(store->display(*target.name), "an existing file is never overwritten");
 }
 
 namespace {
@@ -404,11 +419,15 @@ CreateResult create_archive(const CreateOptions& options, Reporter& reporter) {
     return create(options, reporter);
   } catch (const Error& e) {
     if (interrupted_signal() == 0 || !e.hint().empty()) throw;
-    throw Error(e.kind(), e.what(), "the partial archive was removed");
+    throw e.with_hint("the partial archive was removed");
   }
 }
 
 namespace {
+
+// A generated name taken this second waits for the next; so many runs in a
+// row mean something else makes these names.
+constexpr int kMaxNameAttempts = 5;
 
 CreateResult create(const CreateOptions& options, Reporter& outer_reporter) {
   const auto start = std::chrono::steady_clock::now();
@@ -417,8 +436,8 @@ CreateResult create(const CreateOptions& options, Reporter& outer_reporter) {
 
   // First, check the request and fix what the archive will hold.
   if (options.level < format::kMinLevel || options.level > format::kMaxLevel)
-    throw usage_error("--level " + std::to_string(options.level) + ": must be between " +
-                      std::to_string(format::kMinLevel) + " and " + std::to_string(format::kMaxLevel));
+    throw bad_flag_error("level", "--level " + std::to_string(options.level) + ": must be between " +
+                                      std::to_string(format::kMinLevel) + " and " + std::to_string(format::kMaxLevel));
   const std::string config = absolute_dir(options.config_dir, "--config");
   const std::string data = absolute_dir(options.data_dir, "--data");
   check_distinct_trees(config, data);
@@ -432,33 +451,39 @@ CreateResult create(const CreateOptions& options, Reporter& outer_reporter) {
   result.forced = refuse_if_running({config, data}, options.force, options.stop_hint, reporter,
                                     options.stop_grace_seconds);
   const ExcludeSet excludes(options.excludes);
-  const std::time_t now = std::time(nullptr);
   const TreeLayout layout = layout_trees(config, data, options.leave_out);
   const BackupPlan plan = plan_backup(layout.specs, excludes, reporter);
-  Manifest manifest = make_manifest(plan, layout, options, now);
-  manifest.forced = result.forced;
   result.left_out = layout.left_out;
-  const std::string manifest_text = manifest.serialize();
 
-  // Second, open the output: nothing appears under its final name before commit.
+  // Second, open the output: nothing appears under its final name before
+  // commit. A generated name carries the second the archive was made; when
+  // another run of this same second took it, the next second names ours
+  // (and dates its manifest), so two runs in one second both succeed.
   std::unique_ptr<Sink> sink;
   Output output;
+  std::time_t now = std::time(nullptr);
   if (options.output == "-") {
     sink = std::make_unique<FdSink>(STDOUT_FILENO, "stdout");
     result.path = "-";
   } else {
-    output = resolve_output(options.output, now, options.server_version);
-    result.path = output.path;
-    if (!format::has_archive_suffix(output.name))
-      reporter.warning(output.path + ": does not end in .tar.zst, so list and prune will not see it");
-    try {
-      sink = output.store->create(output.name);
-    } catch (const Error& e) {
-      // Names carry the second: another create made one this very second.
-      if (!output.generated || std::string_view(e.what()).find("already exists") == std::string_view::npos) throw;
-      throw Error(e.kind(), e.what(), "another archive was made this same second; run again in a moment");
+    for (int attempt = 0;; ++attempt) {
+      output = resolve_output(options.output, now, options.server_version);
+      try {
+        sink = output.store->create(output.name);
+        break;
+      } catch (const Error& e) {
+        if (!output.generated || !e.is_exists() || attempt >= kMaxNameAttempts) throw;
+      }
+      throw_if_interrupted();
+      while (std::time(nullptr) <= now) ::usleep(20 * 1000);
+      now = std::time(nullptr);
     }
+    result.path = output.path;
   }
+  Manifest manifest = make_manifest(plan, layout, options, now);
+  manifest.forced = result.forced;
+  const std::string manifest_text = manifest.serialize();
+
   // The whole archive's hash, for the sidecar, as it is written.
   HashingSink hashed(*sink);
 

@@ -14,9 +14,9 @@ ExcludeSet::ExcludeSet(std::vector<std::string> patterns) : patterns_(std::move(
       rule.dirs_only = true;
     }
     if (rule.glob.empty() || rule.glob == "/")
-      throw usage_error("--exclude '" + pattern + "': empty pattern");
+      throw bad_flag_error("exclude", "--exclude '" + pattern + "': empty pattern");
     if (rule.glob.front() == '/')
-      throw usage_error("--exclude '" + pattern + "': patterns are relative to the archive",
+      throw bad_flag_error("exclude", "--exclude '" + pattern + "': patterns are relative to the archive",
                         "write e.g. 'data/metadata/*' or '*.log'");
     rule.whole_path = rule.glob.find('/') != std::string::npos;
     rules_.push_back(std::move(rule));

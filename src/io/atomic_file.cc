@@ -32,13 +32,14 @@ void rename_no_replace(const std::string& from, const std::string& to) {
   if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return;
   int err = errno;
   if (err == EEXIST)
-    throw io_error(to, "already exists", 0, "it was created while the archive was written; "
+    throw exists_error(to, "it was created while the archive was written; "
                                             "nothing was overwritten");
   if (err != EINVAL && err != ENOSYS) throw io_error(to, "cannot rename the finished archive", err);
   // Filesystems without RENAME_NOREPLACE: link() also refuses to replace.
   if (::link(from.c_str(), to.c_str()) != 0) {
     err = errno;
-    throw io_error(to, err == EEXIST ? "already exists" : "cannot link the finished archive", err);
+    if (err == EEXIST) throw exists_error(to, "it was created while the archive was written; nothing was overwritten");
+    throw io_error(to, "cannot link the finished archive", err);
   }
   ::unlink(from.c_str());
 }
@@ -64,8 +65,7 @@ AtomicFile AtomicFile::create(const std::string& final_path, Mode mode) {
   check_output_dir(dir, "create it first, or write somewhere else");
   struct stat st;
   if (mode == kNoReplace && ::lstat(final_path.c_str(), &st) == 0)
-    throw io_error(final_path, "already exists", 0,
-                   "an existing file is never overwritten; choose another name");
+    throw exists_error(final_path, "an existing file is never overwritten; choose another name");
 
   for (int attempt = 0;; ++attempt) {
     std::string temp = dir + "/." + base_of(final_path) + ".tmp-" + random_suffix();

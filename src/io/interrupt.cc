@@ -59,7 +59,8 @@ std::string interruption() {
 
 void throw_if_interrupted(const char* consequence) {
   std::string what = interruption();
-  if (!what.empty()) throw Error(ErrorKind::kRuntime, std::move(what), consequence ? consequence : "");
+  if (!what.empty())
+    throw Error(ErrorKind::kInterrupted, ErrorCode::kInterrupted, std::move(what), consequence ? consequence : "");
 }
 
 int register_cleanup_path(const std::string& path) {

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -37,6 +38,7 @@
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/utc_time.h"
 #include "jellyfin_backup/io/dir_fd.h"
+#include "jellyfin_backup/io/interrupt.h"
 #include "jellyfin_backup/io/names.h"
 #include "jellyfin_backup/io/paths.h"
 
@@ -192,7 +194,8 @@ bool keep_byte(unsigned char c) {
 }  // namespace
 
 LockFile LockFile::acquire(const std::string& path, const std::string& what,
-                           const std::string& command, Reporter& reporter) {
+                           const std::string& command, Reporter& reporter, double wait_seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait_seconds);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     std::optional<OpenedLock> opened = open_lock(path);
     if (!opened) continue;
@@ -203,13 +206,23 @@ LockFile LockFile::acquire(const std::string& path, const std::string& what,
     while (locked != 0 && errno == EINTR);
     if (locked != 0) {
       if (errno != EWOULDBLOCK) throw io_error(path, "cannot lock", errno);
+      // --wait-lock: the holder is alive; ask again until the deadline.
+      if (std::chrono::steady_clock::now() < deadline) {
+        fd.reset();
+        throw_if_interrupted();
+        ::usleep(100 * 1000);
+        throw_if_interrupted();
+        --attempt;  // waiting is not a replaced lock file
+        continue;
+      }
       // Another user's file says whatever that user wrote: not shown.
       auto holder = opened->ours ? parse_holder(read_fd(fd.get())) : std::nullopt;
       const std::string by =
           holder ? describe_holder(*holder, true)
           : opened->ours ? "another jellyfin-backup run"
                          : "a process of uid " + std::to_string(opened->owner) + ", which owns the lock file";
-      throw refused_error(what + " is in use by " + by, "wait for it to finish (lock file " + path + ")");
+      throw Error(ErrorKind::kLocked, ErrorCode::kLocked, what + " is in use by " + by,
+                  "wait for it to finish (lock file " + path + ")");
     }
     if (!opened->ours)
       throw refused_error(path + ": the lock file belongs to uid " + std::to_string(opened->owner) +
@@ -348,7 +361,7 @@ std::string lock_key(const std::string& path) {
 }
 
 std::vector<LockFile> lock_trees(const std::vector<std::string>& trees, const std::string& command,
-                                 Reporter& reporter) {
+                                 Reporter& reporter, double wait_seconds) {
   // Keyed by the normalised absolute path, so "t/data" and "/abs/t/data"
   // (or a symlink to it) are one tree, existing yet or not.
   std::map<std::string, std::string> by_key;  // key -> the path as given, for messages
@@ -359,7 +372,7 @@ std::vector<LockFile> lock_trees(const std::vector<std::string>& trees, const st
   std::vector<LockFile> locks;
   locks.reserve(by_key.size());
   for (const auto& [key, tree] : by_key)
-    locks.push_back(LockFile::acquire(keyed_lock_path(key), "the Jellyfin tree " + tree, command, reporter));
+    locks.push_back(LockFile::acquire(keyed_lock_path(key), "the Jellyfin tree " + tree, command, reporter, wait_seconds));
   return locks;
 }
 

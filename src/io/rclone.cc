@@ -187,7 +187,7 @@ void finish_rcat(ChildProcess& child, const std::string& display) {
 }
 
 Error already_exists(const std::string& display, const char* hint) {
-  return io_error(display, "already exists", 0, hint);
+  return exists_error(display, hint);
 }
 
 // rcat into `temp_path`, once we know there is nothing at `final_path`.

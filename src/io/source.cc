@@ -38,8 +38,7 @@ std::uint64_t stat_remote_archive(const Location& location) {
   auto file = rclone_stat(location.path);
   if (!file) throw io_error(display, "cannot open archive", ENOENT, "check the path");
   if (file->is_dir)
-    throw io_error(display, "is a directory, not an archive", 0,
-                   "name an archive file (see `jellyfin-backup inspect`)");
+    throw Error(ErrorKind::kRuntime, ErrorCode::kIsDirectory, display + ": is a directory, not an archive");
   return file->size;
 }
 
@@ -94,8 +93,7 @@ std::unique_ptr<Source> open_file_source(int dir_fd, const std::string& name, co
   if (!fd) {
     const int err = errno;
     if (err == EISDIR)
-      throw io_error(display, "is a directory, not an archive", 0,
-                     "name an archive file (see `jellyfin-backup inspect`)");
+      throw Error(ErrorKind::kRuntime, ErrorCode::kIsDirectory, display + ": is a directory, not an archive");
     if (err == ELOOP)
       throw refused_error(display + ": is a symlink: not followed (whoever can write its directory could "
                                     "point it anywhere)",

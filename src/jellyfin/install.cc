@@ -485,7 +485,7 @@ Install locate_install(const LocateRequest& request) {
   if (request.install != "auto") {
     forced = parse_install_type(request.install);
     if (!forced)
-      throw usage_error("--install " + request.install + ": unknown install type",
+      throw bad_flag_error("install", "--install " + request.install + ": unknown install type",
                         "use auto, debian, fedora, docker, linuxserver, hotio, portable, macos or windows");
   }
 

@@ -17,8 +17,8 @@ void run_step(const std::vector<std::string>& argv, const char* which, const std
   try {
     status = run_command(argv);
   } catch (const Error& e) {
-    throw Error(ErrorKind::kRuntime,
-                std::string("the ") + which + " command cannot be run: " + e.what(), hint);
+    throw e.with_message(std::string("the ") + which + " command cannot be run: " + e.what())
+        .with_hint(hint);
   }
   if (status != 0)
     throw Error(ErrorKind::kRuntime,
@@ -47,7 +47,7 @@ ServerControl ServerControl::for_container(const std::string& name) {
       return control;
     }
   }
-  throw usage_error("--container " + name + ": neither docker nor podman is installed",
+  throw bad_flag_error("container", "--container " + name + ": neither docker nor podman is installed",
                     "use --stop-cmd/--start-cmd instead");
 }
 
@@ -71,7 +71,8 @@ StoppedServer::StoppedServer(const ServerControl& control, Reporter& reporter)
     // interruption is the news.
     const std::string interrupted = interruption();
     if (interrupted.empty()) throw;
-    throw Error(e.kind(), interrupted + " while Jellyfin was being stopped, and " + e.what(), e.hint());
+    throw Error(ErrorKind::kInterrupted, ErrorCode::kInterrupted,
+                interrupted + " while Jellyfin was being stopped, and " + e.what(), e.hint());
   }
 }
 

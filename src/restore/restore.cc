@@ -116,7 +116,7 @@ void check_free_space(const Manifest& m, const std::vector<TreeTarget>& trees) {
   }
   for (const auto& [dev, n] : by_fs) {
     if (n.avail < n.need)
-      throw refused_error(n.where + ": not enough free space for the restore: needs " +
+      throw refused_error(ErrorCode::kNoSpace, n.where + ": not enough free space for the restore: needs " +
                               human(n.need) + ", " + human(n.avail) + " available",
                           "free some space (the old tree is kept until the swap), then retry");
   }
@@ -169,7 +169,7 @@ std::vector<TreeTarget> plan_targets(const std::string& config, const std::strin
     std::string rel = relative_below(trees[inner].target, trees[outer].target);
     if (rel.empty()) continue;
     if (only && *only == trees[outer].name)
-      throw usage_error("--only " + *only + ": the " + trees[inner].name + " directory " +
+      throw bad_flag_error("only", "--only " + *only + ": the " + trees[inner].name + " directory " +
                             trees[inner].target + " lies inside " + trees[outer].target +
                             ", so replacing " + *only + " alone would replace it too",
                         "restore both trees (drop --only)");
@@ -300,7 +300,7 @@ RestoreResult restore_archive(const RestoreOptions& options, Reporter& reporter)
     return restore(options, reporter);
   } catch (const Error& e) {
     if (interrupted_signal() == 0 || !e.hint().empty()) throw;
-    throw Error(e.kind(), e.what(), "nothing was restored; the targets are untouched");
+    throw e.with_hint("nothing was restored; the targets are untouched");
   }
 }
 

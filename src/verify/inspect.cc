@@ -86,7 +86,7 @@ InspectResult inspect_archive(Source& source, bool list) {
     return read_start(source, list);
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::kDamaged) throw;
-    throw damaged_error(source.name() + ": " + e.what(), e.hint());
+    throw e.with_message(source.name() + ": " + e.what());
   }
 }
 

@@ -818,7 +818,7 @@ TEST_CASE("create: an interrupt while streaming removes the partial archive", "[
     jb::create_archive(sample_options(tmp.path(), tmp / "out/a.tar.zst"), reporter);
     FAIL("create_archive ignored SIGINT");
   } catch (const jb::Error& e) {
-    CHECK(e.kind() == jb::ErrorKind::kRuntime);
+    CHECK(e.kind() == jb::ErrorKind::kInterrupted);
     CHECK(std::string(e.what()).find("SIGINT") != std::string::npos);
   }
   CHECK(reporter.raised);

@@ -840,6 +840,17 @@ class E2ETestCase(unittest.TestCase):
 # A run held mid-way
 
 
+def mount_tmpfs(path: Path, options: str) -> str | None:
+    """Mounts a tmpfs at `path`; returns why not when it cannot."""
+    if not is_root():
+        return "mounting a tmpfs needs root"
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if proc.returncode != 0:
+        return f"mount -t tmpfs failed: {proc.stderr.decode(errors='replace').strip()}"
+    return None
+
+
 class HeldRun:
     """A run of the binary held in its own --stop-cmd, which runs once its locks are taken and before
     anything is read; it goes on when release() is called (or the test ends).

@@ -64,15 +64,42 @@ class CopyTest(u.E2ETestCase):
         self.assertIn("Copied", res.stdout)
         u.tool(["xxh128sum", "-c", "renamed.tar.zst.xxh128"], cwd=dest.parent)
 
-    def test_a_name_list_cannot_see_is_copied_with_a_warning(self):
+    def test_a_destination_not_ending_in_tar_zst_is_a_directory(self):
+        # The one rule of --output: a name ending in .tar.zst is a file, anything else a
+        # directory (made, mode 0700, when its parent exists), so list and prune see the copy.
         dest = self.mkdir("d") / "jellyfin-latest.backup"
         res = u.run(["copy", self.archive, dest])
         self.assertExit(res, 0)
-        self.assertEqual(dest.read_bytes(), self.blob)
-        self.assertIn("does not end in .tar.zst, so list and prune will not see it", res.stderr)
-        listing = u.run(["list", dest.parent, "--json"])
+        self.assertTrue(dest.is_dir(), res.describe())
+        self.assertEqual(oct(dest.stat().st_mode & 0o777), oct(0o700))
+        self.assertEqual((dest / self.archive.name).read_bytes(), self.blob)
+        self.assertNotIn("warning", res.stderr)
+        listing = u.run(["list", dest, "--json"])
         self.assertExit(listing, 0)
-        self.assertEqual(listing.json()["archives"], [])
+        self.assertEqual([a["name"] for a in listing.json()["archives"]], [self.archive.name])
+
+    def test_a_destination_whose_parent_is_missing_is_refused(self):
+        dest = self.tmp / "no" / "such" / "offsite"
+        res = u.run(["copy", self.archive, dest])
+        self.assertFails(res, 1, str(dest.parent))
+        self.assertFalse((self.tmp / "no").exists())
+
+    def test_a_full_destination_says_so_and_leaves_nothing(self):
+        dest = self.mkdir("small")
+        why = u.mount_tmpfs(dest, "size=1m,mode=0755")
+        if why:
+            self.skipTest(why)
+        self.addCleanup(subprocess.run, ["umount", "-l", str(dest)])
+        res = u.run(["copy", self.archive, dest])
+        self.assertFails(res, 1, str(dest), "destination")
+        self.assertNotIn("--output", res.stderr, "copy has no --output to choose")
+        self.assertNotIn("inspect", res.stderr)
+        self.assertNothingIn(dest)
+
+    def test_a_directory_as_source_is_named(self):
+        res = u.run(["copy", self.backups, self.mkdir("offsite")])
+        self.assertFails(res, 1, str(self.backups), "list")
+        self.assertNotIn("inspect", res.stderr)
 
     def test_damaged_source_leaves_nothing(self):
         bad = self.tmp / self.archive.name

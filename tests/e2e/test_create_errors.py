@@ -59,11 +59,38 @@ class SourceAndOutputErrors(CreateBase):
         self.assertFails(res, 1, str(missing))
         self.assertFalse(missing.exists())
 
-    def test_output_dir_missing_trailing_slash(self):
-        missing = self.tmp / "no-such-dir"
-        res = self.create(self.config, self.data, str(missing) + "/", expect=None)
-        self.assertFails(res, 1, str(missing))
-        self.assertFalse(missing.exists())
+    def test_output_dir_missing_is_made_when_its_parent_exists(self):
+        # The shipped config's `output = /var/backups/jellyfin` on a first run: a directory,
+        # made private (0700), with the archive inside under a name list and prune see.
+        for spelling in ("made", "made-slash/"):
+            with self.subTest(output=spelling):
+                missing = self.tmp / spelling.rstrip("/")
+                res = self.create(self.config, self.data, str(self.tmp / spelling), expect=0)
+                self.assertTrue(missing.is_dir(), res.describe())
+                self.assertEqual(oct(stat.S_IMODE(missing.stat().st_mode)), oct(0o700))
+                names = [n for n in u.list_dir(missing) if not n.endswith(".xxh128")]
+                self.assertEqual(len(names), 1, names)
+                self.assertRegex(names[0], u.ARCHIVE_NAME_RE)
+                self.assertNotIn("warning", res.stderr)
+                listed = u.run(["list", missing, "--json"])
+                self.assertExit(listed, 0)
+                self.assertEqual([a["name"] for a in listed.json()["archives"]], names)
+
+    def test_output_dir_and_its_parent_missing(self):
+        missing = self.tmp / "no-such-parent" / "jellyfin"
+        for spelling in (str(missing), str(missing) + "/"):
+            with self.subTest(output=spelling):
+                res = self.create(self.config, self.data, spelling, expect=None)
+                self.assertFails(res, 1, str(missing.parent))
+                self.assertFalse(missing.parent.exists())
+
+    def test_output_that_is_a_file_but_not_an_archive_name(self):
+        # `--output backup` where a file `backup` already is: never written into or over.
+        taken = self.tmp / "backup"
+        taken.write_text("mine")
+        res = self.create(self.config, self.data, taken, expect=None)
+        self.assertFails(res, 1, str(taken))
+        self.assertEqual(taken.read_text(), "mine")
 
     def test_data_dir_missing(self):
         missing = self.tmp / "no-data"
@@ -204,7 +231,7 @@ class NeverOverwrite(CreateBase):
 
 
 class Interrupted(u.E2ETestCase):
-    """A signal mid-create: exit 1, no archive, no temp file."""
+    """A signal mid-create: exit 128 + the signal (130, 143) as shells do, no archive, no temp file."""
 
     @classmethod
     def setUpClass(cls):
@@ -239,7 +266,7 @@ class Interrupted(u.E2ETestCase):
                 proc.kill()
                 proc.wait()
         res = u.Result(proc.args, proc.returncode, stdout, stderr)
-        self.assertFails(res, 1)
+        self.assertFails(res, 128 + sig)
         self.assertEqual(u.list_dir(out), [], "archive or temp file left after the signal")
         self.assertIsNotNone(temp_seen, "no hidden temp file '.<name>.tmp-XXXXXX' in the output dir "
                                         "while create was running")

@@ -497,7 +497,7 @@ class PruneSafety(PruneBase):
                                 "--server-version", "10.11.0", "--config-file", "none", "--quiet"], env=env)
         self.assertTrue(os.listdir(env["JELLYFIN_BACKUP_LOCK_DIR"]), "create holds its locks")
         res = self.prune("--keep-last", "1", expect=None, env=env)
-        self.assertFails(res, 4, str(held.pid))
+        self.assertFails(res, 5, str(held.pid))
         self.assertEqual(self.archives_on_disk(), sorted(names[1:]))
         held.release()
         self.assertEqual(held.proc.returncode, 0)

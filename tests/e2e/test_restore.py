@@ -750,7 +750,7 @@ class Interrupted(RestoreCase):
                     proc.kill()
                 proc.communicate()
         res = u.Result(proc.args, proc.returncode, stdout, stderr)
-        self.assertFails(res, 1, one_line=False)
+        self.assertFails(res, 128 + sig, one_line=False)
         self.assertRegex(error_line(res), "SIG(INT|TERM)|interrupt", res.describe())
         self.assertUntouched(srv, before, res)
         self.assertEqual(sorted(staging_seen), [f".config.jellyfin-backup-staging.{proc.pid}",
@@ -768,15 +768,6 @@ class Interrupted(RestoreCase):
 # A full disk (issue point 1: free space checked before anything is written)
 
 
-def mount_tmpfs(path: Path, options: str) -> str | None:
-    """Mounts a tmpfs at `path`; returns why not when it cannot."""
-    if not u.is_root():
-        return "mounting a tmpfs needs root"
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if proc.returncode != 0:
-        return f"mount -t tmpfs failed: {proc.stderr.decode(errors='replace').strip()}"
-    return None
 
 
 class DiskFull(RestoreCase):
@@ -797,7 +788,7 @@ class DiskFull(RestoreCase):
 
     def mount(self, options: str) -> Path:
         mnt = self.mkdir("mnt")
-        why = mount_tmpfs(mnt, options)
+        why = u.mount_tmpfs(mnt, options)
         if why:
             self.skipTest(why)
         self.addCleanup(subprocess.run, ["umount", "-l", str(mnt)])
@@ -814,6 +805,7 @@ class DiskFull(RestoreCase):
         self.assertGreaterEqual(len(re.findall(r"\d+(?:\.\d+)? ?[KMG]i?B", error_line(res))), 2,
                                 "the message should give needed and available sizes\n"
                                 + res.describe())
+        self.assertNotIn("--output", error_line(res))
         self.assertUntouched(mnt, before, res)
 
     def test_not_enough_space_only_config_passes(self):
@@ -833,6 +825,9 @@ class DiskFull(RestoreCase):
         res = self.restore(self.t_archive, config, data, expect=None)
         self.assertFails(res, 1, one_line=False)
         self.assertRegex(error_line(res), r"(?i)no space|full")
+        # The hint is about restore's targets, not create's --output.
+        self.assertNotIn("--output", error_line(res))
+        self.assertIn("target", error_line(res))
         self.assertUntouched(mnt, before, res)
 
 
@@ -849,7 +844,7 @@ class MountPointTarget(RestoreCase):
         self.srv = self.mkdir("srv")
         self.data = self.srv / "data"
         self.data.mkdir()
-        why = mount_tmpfs(self.data, "size=64m,mode=0755")
+        why = u.mount_tmpfs(self.data, "size=64m,mode=0755")
         if why:
             self.skipTest(why)
         self.addCleanup(subprocess.run, ["umount", "-l", str(self.data)])

@@ -252,7 +252,7 @@ class LockKeyTest(StoreBase):
                                 "--config-file", "none"], env=self.env)
         res = self.run_bin(["restore", archive, "--config", "t/config2", "--data", "t//data/",
                             "--stop-cmd", "true"], cwd=self.tmp)
-        self.assertFails(res, 4, "in use", str(held.pid))
+        self.assertFails(res, 5, "in use", str(held.pid))
         held.release()
 
     @unittest.skipUnless(u.is_root(), "needs root: the unprivileged user plants the lock file")

@@ -360,21 +360,37 @@ class OutputNaming(u.E2ETestCase):
         self.assertEqual(u.list_dir(out), ["my backup.tar.zst", "my backup.tar.zst.xxh128"])
         self.assertEqual(stat.S_IMODE(os.stat(out / "my backup.tar.zst").st_mode), 0o600)
 
-    def test_two_creates_never_overwrite(self):
-        # Two runs in the same second would want the same name: the second must not replace the first.
+    def test_creates_in_the_same_second_all_succeed(self):
+        # A timer and a hand-run create in the same second: each gets its own name (the
+        # second waits for the next second), none replaces another, none fails.
         out = self.mkdir("out")
-        self.create(self.config, self.data, out, "--quiet")
+        self.create(self.config, self.data, out, "--quiet", "--server-version", "10.11.0")
         first = [n for n in u.list_dir(out) if n.endswith(".tar.zst")]
-        self.assertEqual(len(first), 1)
         digest = u.sha256_file(out / first[0])
-        res = self.create(self.config, self.data, out, "--quiet", expect=None)
+        for _ in range(2):
+            self.create(self.config, self.data, out, "--quiet", "--server-version", "10.11.0")
         now = [n for n in u.list_dir(out) if n.endswith(".tar.zst")]
+        self.assertEqual(len(now), 3, now)
         self.assertEqual(u.sha256_file(out / first[0]), digest, "first archive was changed")
-        if res.code == 0:
-            self.assertEqual(len(now), 2, f"second run succeeded but left {now}")
-        else:
-            self.assertFails(res, 1)
-            self.assertEqual(now, first, "failed run left files behind")
+        listed = u.run(["list", out, "--json"])
+        self.assertExit(listed, 0)
+        self.assertEqual(sorted(a["name"] for a in listed.json()["archives"]), sorted(now))
+
+    def test_a_taken_name_moves_on_to_the_next_second(self):
+        # Names for the next few seconds are already there (another host writes the same
+        # directory): create never overwrites them and still succeeds.
+        out = self.mkdir("out")
+        start = int(time.time())
+        planted = {}
+        for t in range(start, start + 3):
+            name = "jellyfin." + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(t)) + "_10.11.0.tar.zst"
+            (out / name).write_bytes(b"someone else's")
+            planted[name] = b"someone else's"
+        res = self.create(self.config, self.data, out, "--server-version", "10.11.0")
+        for name, content in planted.items():
+            self.assertEqual((out / name).read_bytes(), content, f"{name} was overwritten")
+        made = [n for n in u.list_dir(out) if n.endswith(".tar.zst") and n not in planted]
+        self.assertEqual(len(made), 1, res.describe())
 
     def test_human_summary(self):
         out = self.mkdir("out")

@@ -8,10 +8,12 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "jellyfin_backup/error.h"
 #include "test_util.h"
@@ -131,7 +133,7 @@ TEST_CASE("lock: a second acquire in the same process is refused", "[lock]") {
   jb::Reporter silent;
   LockFile lock = LockFile::acquire(path, "the backup directory /srv/b", "create", silent);
   auto e = error_of([&] { LockFile::acquire(path, "the backup directory /srv/b", "prune", silent); });
-  CHECK(e.kind() == jb::ErrorKind::kRefused);
+  CHECK(e.kind() == jb::ErrorKind::kLocked);
   const std::string message = e.what();
   INFO(message);
   CHECK(message.rfind("the backup directory /srv/b is in use by jellyfin-backup create (pid " +
@@ -151,7 +153,7 @@ TEST_CASE("lock: held by another process, refused; after it is killed, taken ove
   RecordingReporter reporter;
 
   auto e = error_of([&] { LockFile::acquire(path, "the Jellyfin tree /t", "restore", reporter); });
-  CHECK(e.kind() == jb::ErrorKind::kRefused);
+  CHECK(e.kind() == jb::ErrorKind::kLocked);
   CHECK(std::string(e.what()).find("the Jellyfin tree /t is in use by jellyfin-backup create (pid " +
                                    std::to_string(pid) + " on ") == 0);
 
@@ -178,7 +180,7 @@ TEST_CASE("lock: a holder that wrote nothing yet is 'another jellyfin-backup run
   REQUIRE(::flock(fd.get(), LOCK_EX) == 0);
   jb::Reporter silent;
   auto e = error_of([&] { LockFile::acquire(path, "the backup directory d", "copy", silent); });
-  CHECK(e.kind() == jb::ErrorKind::kRefused);
+  CHECK(e.kind() == jb::ErrorKind::kLocked);
   CHECK(std::string(e.what()) == "the backup directory d is in use by another jellyfin-backup run");
 }
 
@@ -298,12 +300,12 @@ TEST_CASE("lock: lock_trees locks every tree, in order", "[lock]") {
 
     // A second run on the same install is refused, naming the tree.
     auto e = error_of([&] { jb::lock_trees({"/x/data", "/x/data/config"}, "restore", reporter); });
-    CHECK(e.kind() == jb::ErrorKind::kRefused);
+    CHECK(e.kind() == jb::ErrorKind::kLocked);
     CHECK(std::string(e.what()).find("/x/data is in use by jellyfin-backup create (pid ") !=
           std::string::npos);
     // So is one that shares only the nested tree.
     e = error_of([&] { jb::lock_trees({"/x/data/config", "/x/other"}, "restore", reporter); });
-    CHECK(e.kind() == jb::ErrorKind::kRefused);
+    CHECK(e.kind() == jb::ErrorKind::kLocked);
 
     // A sibling with a common prefix is not nested.
     auto other = jb::lock_trees({"/x/data2", "/x/cfg"}, "create", reporter);
@@ -405,7 +407,7 @@ TEST_CASE("lock: another user's file is never written and its text never believe
     jb::UniqueFd held(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     REQUIRE(::flock(held.get(), LOCK_EX) == 0);
     auto e = error_of([&] { LockFile::acquire(path, "the backup directory d", "create", silent); });
-    CHECK(e.kind() == jb::ErrorKind::kRefused);
+    CHECK(e.kind() == jb::ErrorKind::kLocked);
     CHECK(std::string(e.what()) == "the backup directory d is in use by a process of uid 65534, which owns the lock file");
   }
   // Not held: still not taken over (root would write a file its owner
@@ -450,9 +452,32 @@ TEST_CASE("lock: lock_trees keys a tree that does not exist yet by its normalise
   std::filesystem::current_path(tmp.path());
   auto e = error_of([&] { jb::lock_trees({"t//data/", "t/other"}, "restore", reporter); });
   std::filesystem::current_path(cwd);
-  CHECK(e.kind() == jb::ErrorKind::kRefused);
+  CHECK(e.kind() == jb::ErrorKind::kLocked);
   CHECK_THAT(std::string(e.what()), Catch::StartsWith("the Jellyfin tree t//data/ is in use by jellyfin-backup restore"));
   // The same tree twice under two spellings is one lock, not a refusal.
   locks.clear();
   CHECK(jb::lock_trees({tmp / "t/data", tmp / "t/./data"}, "restore", reporter).size() == 1);
+}
+
+TEST_CASE("lock: a wait gives up after its time, or takes the lock once it is free", "[lock]") {
+  TempDir tmp;
+  const std::string path = tmp / "lock";
+  HoldingChild child(path);
+  RecordingReporter reporter;
+
+  const auto start = std::chrono::steady_clock::now();
+  auto e = error_of([&] { LockFile::acquire(path, "the test directory", "prune", reporter, 0.3); });
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(e.kind() == jb::ErrorKind::kLocked);
+  CHECK(e.code() == jb::ErrorCode::kLocked);
+  CHECK(waited >= 0.3);
+
+  // Freed while we wait: taken, long before the wait is over.
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    child.kill();
+  });
+  LockFile lock = LockFile::acquire(path, "the test directory", "prune", reporter, 60);
+  release.join();
+  CHECK(jb::read_lock_holder(path)->command == "prune");
 }

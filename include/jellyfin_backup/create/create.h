@@ -66,8 +66,9 @@ struct CreateResult {
 
 // Where an archive written to `output` goes: its directory, and its file
 // name unless `output` names a directory (the writer then generates one).
-// A directory is: locally, an existing one (a path ending in '/' must
-// exist); on a remote, a path not ending in ".tar.zst". Throws
+// One rule, local and remote alike: a name ending in ".tar.zst" is the
+// archive file, anything else the directory of archives, so no archive is
+// ever written under a name list and prune do not see. Throws
 // Error(kUsage) for "-" (stdout).
 struct OutputTarget {
   Location dir;
@@ -75,8 +76,14 @@ struct OutputTarget {
 };
 OutputTarget output_target(const std::string& output);
 
-// Before the server is stopped: that `output` can be written to (a local
-// directory that exists; rclone installed and the remote answering) and
+// Makes sure `target`'s directory can take the archive: a local directory
+// of archives that does not exist is created (mode 0700) when its parent
+// exists; the directory of a named file must exist. Throws Error(kRuntime)
+// otherwise, and when a file stands where the directory should be.
+void prepare_output_dir(const OutputTarget& target);
+
+// Before the server is stopped: that `output` can be written to (its
+// directory prepared; rclone installed and the remote answering) and
 // does not name an existing file, so a typo does not cost a stopped server.
 // Throws what create_archive would.
 void check_output(const std::string& output);

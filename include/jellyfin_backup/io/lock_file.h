@@ -5,8 +5,8 @@
 // command, locked with flock(2). The kernel drops a flock when its holder
 // dies, however it dies, so a lock file left by a dead process (kill -9,
 // power loss) is stale by construction: the next run takes it over, and
-// says so. A live holder makes acquire() refuse with Error(kRefused)
-// naming its pid and command.
+// says so. A live holder makes acquire() fail with Error(kLocked, exit 5:
+// retry later) naming its pid and command.
 //
 // Locks are taken before anything else happens (before a stop command):
 // a refused second run must not stop or start the server under the first.
@@ -34,7 +34,8 @@ class LockFile {
  public:
   // Takes the lock at `path` (creating the file) for `command`. `what`
   // names the protected thing in messages ("the backup directory
-  // /srv/backups"). Throws Error(kRefused) when a live process holds it:
+  // /srv/backups"). A live holder is asked again every 0.1 s for up to
+  // `wait_seconds`; then acquire throws Error(kLocked, code kLocked):
   //   "<what> is in use by jellyfin-backup create (pid 1234 on host, since
   //    2026-11-25T03:15:00Z); wait for it to finish (lock file <path>)".
   // A stale lock file (its holder dead) is taken over with a warning.
@@ -43,7 +44,7 @@ class LockFile {
   // (a symlink, a FIFO, a file with other hard links, another user's file):
   // the lock directory is shared, and such a file was planted.
   static LockFile acquire(const std::string& path, const std::string& what,
-                          const std::string& command, Reporter& reporter);
+                          const std::string& command, Reporter& reporter, double wait_seconds = 0);
 
   LockFile(LockFile&&) noexcept;
   LockFile& operator=(LockFile&&) = delete;
@@ -81,6 +82,6 @@ std::string lock_key(const std::string& path);
 // The locks of a Jellyfin install: one per tree (nested or not), keyed by
 // lock_key(), taken in a fixed order.
 std::vector<LockFile> lock_trees(const std::vector<std::string>& trees, const std::string& command,
-                                 Reporter& reporter);
+                                 Reporter& reporter, double wait_seconds = 0);
 
 }  // namespace jb
