@@ -41,6 +41,16 @@ void print_human(const std::string& archive, const RestoreResult& r) {
   if (r.dry_run) print(stdout, "Nothing was changed (--dry-run).\n");
 }
 
+// Said once by a dry run given a way to stop the server: by whom.
+std::string dry_run_server_note() {
+  const auto& from_config = report_mode().from_config;
+  for (const char* key : {"service", "container", "stop-cmd", "start-cmd"}) {
+    if (auto it = from_config.find(key); it != from_config.end())
+      return std::string("--dry-run stops and starts nothing: ") + key + " from " + it->second + " is not used";
+  }
+  return "--dry-run stops and starts nothing: --service, --container, --stop-cmd and --start-cmd are not used";
+}
+
 }  // namespace
 
 int cmd_restore(int argc, char** argv) {
@@ -100,14 +110,17 @@ int cmd_restore(int argc, char** argv) {
   // Held until the server is started again (declared before it).
   const auto tree_locks = lock_install(install, "restore", reporter, lock_wait_seconds(*parsed));
   ServerWindow server(*parsed, "restore");
+  if (opts.dry_run && server.controls()) reporter.warning(dry_run_server_note());
 
-  // A mistyped archive path must not cost a stopped server.
-  if (server.controls() && opts.archive != "-") check_source(opts.archive);
-
-  opts.stop_grace_seconds = server.stop(reporter);
-  RestoreResult result = restore_archive(opts, reporter);
+  // Every refusal that needs no stopped server comes first: a mistyped
+  // archive, a damaged head, a newer Jellyfin, a full disk, a pending
+  // journal must not cost a stopped server.
+  Restore restore(opts, reporter);
+  // A dry run changes nothing, so it never stops or starts the server.
+  const double grace = opts.dry_run ? 0 : server.stop(reporter);
+  RestoreResult result = restore.run(grace);
   reporter.clear_line();
-  server.start(result.dry_run ? "the dry run finished" : "the archive was restored");
+  server.start("the archive was restored");
 
 
   if (flags.json) {

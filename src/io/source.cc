@@ -23,6 +23,29 @@ std::size_t StringSource::read(void* buffer, std::size_t size) {
   return n;
 }
 
+std::size_t RewindSource::read(void* buffer, std::size_t size) {
+  if (rewound_) {
+    if (replayed_ < head_.size()) {
+      const std::size_t n = std::min(size, head_.size() - replayed_);
+      std::memcpy(buffer, head_.data() + replayed_, n);
+      replayed_ += n;
+      return n;
+    }
+    return inner_->read(buffer, size);
+  }
+  const std::size_t n = inner_->read(buffer, std::min(size, limit_ - head_.size() + 1));
+  if (head_.size() + n > limit_)
+    throw damaged_error(name() + ": the archive's first zstd frame is longer than a manifest may be",
+                        "this is not an archive written by jellyfin-backup");
+  head_.append(static_cast<const char*>(buffer), n);
+  return n;
+}
+
+void RewindSource::rewind() {
+  rewound_ = true;
+  replayed_ = 0;
+}
+
 std::size_t FdSource::read(void* buffer, std::size_t size) {
   ssize_t n = read_interruptibly(fd_.get(), buffer, size);
   if (n < 0) throw io_error(name_, "cannot read", errno);

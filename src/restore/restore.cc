@@ -13,6 +13,8 @@
 #include <ctime>
 #include <map>
 #include <memory>
+#include <stdexcept>
+#include <tuple>
 
 #include "jellyfin_backup/archive/archive_format.h"
 #include "jellyfin_backup/error.h"
@@ -30,6 +32,7 @@
 #include "jellyfin_backup/restore/state_dir.h"
 #include "jellyfin_backup/restore/swap.h"
 #include "jellyfin_backup/utc_time.h"
+#include "jellyfin_backup/verify/inspect.h"
 #include "jellyfin_backup/verify/verify.h"
 
 namespace jb {
@@ -195,14 +198,9 @@ class RestoreConsumer : public EntryConsumer {
                   std::vector<std::string> roots, Reporter& reporter)
       : options_(options), trees_(std::move(trees)), roots_(std::move(roots)), reporter_(reporter) {}
 
-  void on_manifest(const Manifest& m) override {
-    for (const auto& t : trees_) {
-      if (!m.find_tree(t.name))
-        throw damaged_error("the archive holds no " + t.name + " tree",
-                            "it cannot restore --" + t.name);
-    }
-    check_version(m, options_, reporter_);
-    check_free_space(m, trees_);
+  // The manifest was read and checked before (Restore::prepare); these are
+  // the same bytes, replayed.
+  void on_manifest(const Manifest&) override {
     staging_.reserve(trees_.size());
     nested_.resize(trees_.size());
     for (const auto& t : trees_)
@@ -287,53 +285,120 @@ class RestoreConsumer : public EntryConsumer {
   std::unique_ptr<SafeExtractor> extractor_;
 };
 
-
+// The most of an archive's head restore reads (and remembers) to get its
+// manifest before the server is stopped: the manifest's frame, compressed
+// (a manifest that compresses badly is a bit larger than itself), and what
+// the decoder reads ahead.
+constexpr std::size_t kHeadLimit = 2 * format::kMaxManifestBytes + (1u << 20);
 
 }  // namespace
+
+struct Restore::State {
+  State(const RestoreOptions& o, Reporter& outer) : options(o), reporter(outer, result.warnings) {}
+  RestoreOptions options;
+  RestoreResult result;
+  CollectingReporter reporter;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  std::string config, data;
+  std::vector<TreeTarget> trees;
+  std::vector<std::string> in_use;  // targets that exist: a server may hold them
+  std::unique_ptr<RewindSource> source;
+  bool ran = false;
+};
 
 namespace {
-RestoreResult restore(const RestoreOptions& options, Reporter& outer);
-}  // namespace
 
-RestoreResult restore_archive(const RestoreOptions& options, Reporter& reporter) {
+// An interrupted restore says what it left: nothing.
+template <typename F>
+auto untouched_on_interrupt(F&& step) {
   try {
-    return restore(options, reporter);
+    return step();
   } catch (const Error& e) {
     if (interrupted_signal() == 0 || !e.hint().empty()) throw;
     throw e.with_hint("nothing was restored; the targets are untouched");
   }
 }
 
-namespace {
+}  // namespace
 
-RestoreResult restore(const RestoreOptions& options, Reporter& outer) {
-  const auto start = std::chrono::steady_clock::now();
-  RestoreResult result;
-  CollectingReporter reporter(outer, result.warnings);
-  result.dry_run = options.dry_run;
+Restore::Restore(const RestoreOptions& options, Reporter& reporter)
+    : s_(std::make_unique<State>(options, reporter)) {
+  untouched_on_interrupt([this] { prepare(); });
+}
 
-  // First, the targets: where they are, that nothing is pending on them,
-  // that no server uses them.
-  const auto [config, data] = resolve_targets(options.config_dir, options.data_dir);
-  check_no_pending_restore({config, data});
-  std::vector<TreeTarget> trees = plan_targets(config, data, options.only);
-  std::vector<std::string> in_use;
-  for (const auto& t : trees)
-    if (::access(t.target.c_str(), F_OK) == 0) in_use.push_back(t.target);
+Restore::~Restore() = default;
+
+const Manifest& Restore::manifest() const { return s_->result.manifest; }
+
+RestoreResult Restore::run(double stop_grace_seconds) {
+  if (s_->ran) throw std::logic_error("Restore::run called twice");
+  s_->ran = true;
+  s_->options.stop_grace_seconds = stop_grace_seconds;
+  return untouched_on_interrupt([this] { return finish(); });
+}
+
+RestoreResult restore_archive(const RestoreOptions& options, Reporter& reporter) {
+  Restore restore(options, reporter);
+  return restore.run(options.stop_grace_seconds);
+}
+
+void Restore::prepare() {
+  State& s = *s_;
+  const RestoreOptions& options = s.options;
+  s.result.dry_run = options.dry_run;
+
+  // First, the targets: where they are, how they nest, that nothing is
+  // pending on them.
+  std::tie(s.config, s.data) = resolve_targets(options.config_dir, options.data_dir);
+  check_no_pending_restore({s.config, s.data});
+  s.trees = plan_targets(s.config, s.data, options.only);
+  for (const auto& t : s.trees)
+    if (::access(t.target.c_str(), F_OK) == 0) s.in_use.push_back(t.target);
   if (options.dry_run) {
     // Changes nothing, so it may look while the server runs.
-    const ProcessScan scan = scan_server_processes(in_use);
+    const ProcessScan scan = scan_server_processes(s.in_use);
     if (!scan.processes.empty())
-      reporter.warning("the Jellyfin trees are in use: " + describe_processes(scan.processes) +
-                       "; the real restore will refuse until the server is stopped");
-  } else {
-    result.forced = refuse_if_running(in_use, options.force, options.stop_hint, reporter,
-                                      options.stop_grace_seconds);
+      s.reporter.warning("the Jellyfin trees are in use: " + describe_processes(scan.processes) +
+                         "; the real restore will refuse until the server is stopped");
   }
 
-  // Second, read the archive once: verify every byte while extracting into
+  // Second, the archive's manifest, judged as verify judges it; its bytes
+  // are kept for the one pass that reads the archive whole.
+  s.source = std::make_unique<RewindSource>(open_source(options.archive), kHeadLimit);
+  try {
+    s.result.manifest = read_manifest_ahead(*s.source);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kDamaged || !e.hint().empty()) throw;
+    throw e.with_hint("nothing was restored; the targets are untouched");
+  }
+  s.source->rewind();
+  const Manifest& m = s.result.manifest;
+  for (const auto& t : s.trees) {
+    if (!m.find_tree(t.name))
+      throw damaged_error(s.source->name() + ": the archive holds no " + t.name + " tree",
+                          "it cannot restore --" + t.name);
+  }
+  check_version(m, options, s.reporter);
+  check_free_space(m, s.trees);
+}
+
+RestoreResult Restore::finish() {
+  State& s = *s_;
+  const RestoreOptions& options = s.options;
+  RestoreResult& result = s.result;
+  Reporter& reporter = s.reporter;
+  const std::vector<TreeTarget>& trees = s.trees;
+  const std::vector<std::string>& in_use = s.in_use;
+  const std::string& config = s.config;
+  const std::string& data = s.data;
+  Source* source = s.source.get();
+
+  if (!options.dry_run)
+    result.forced = refuse_if_running(in_use, options.force, options.stop_hint, reporter,
+                                      options.stop_grace_seconds);
+
+  // Third, read the archive once: verify every byte while extracting into
   // staging. Nothing outside the staging directories is written.
-  auto source = open_source(options.archive);
   RestoreConsumer consumer(options, trees, {config, data}, reporter);
   VerifierPolicy policy;
   policy.special = options.allow_special ? VerifierPolicy::Special::kAllow : VerifierPolicy::Special::kRefuse;
@@ -344,7 +409,7 @@ RestoreResult restore(const RestoreOptions& options, Reporter& outer) {
   if (!consumer.prepared()) throw damaged_error(source->name() + ": no manifest");
   result.manifest = *verified.manifest;
 
-  // Third, finish the staged trees and make them durable before any swap.
+  // Fourth, finish the staged trees and make them durable before any swap.
   consumer.place_nested();
   consumer.extractor().finish();
   for (std::size_t i = 0; i < trees.size(); ++i) {
@@ -415,11 +480,9 @@ RestoreResult restore(const RestoreOptions& options, Reporter& outer) {
     if (complete_swap(plan, {config, data}, reporter) != SwapOutcome::kCompleted)
       throw Error(ErrorKind::kRuntime, "the restore was rolled back", "the targets are as they were");
   }
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.start).count();
   return result;
 }
-
-}  // namespace
 
 RecoverResult recover(const std::string& data_dir, const std::string& config_dir,
                       Reporter& reporter) {

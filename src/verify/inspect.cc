@@ -38,7 +38,13 @@ ListedEntry describe(archive_entry* entry) {
   return e;
 }
 
-InspectResult read_start(Source& source, bool list) {
+// kInspect trusts the manifest for what it shows, so its frame must be
+// whole and verified; kAhead uses it only to refuse early (the whole read
+// that follows judges it again), so an archive of one frame (tar | zstd)
+// will do.
+enum class HeadUse { kInspect, kAhead };
+
+InspectResult read_start(Source& source, bool list, HeadUse use = HeadUse::kInspect) {
   FrameDecompressor input(source, FrameDecompressor::Pieces::kFrame);
   TarReader tar(input);
   // The Verifier's judgement of the first entry is the one every command
@@ -55,7 +61,7 @@ InspectResult read_start(Source& source, bool list) {
   // archives frame 1 holds it alone.
   if (!input.damaged_frames().empty())
     throw damaged_error("zstd frame 1 (MANIFEST.json) fails its content checksum");
-  if (input.frames() == 0)
+  if (input.frames() == 0 && use == HeadUse::kInspect)
     throw damaged_error("zstd frame 1 does not hold MANIFEST.json alone",
                         "this is not an archive written by jellyfin-backup");
   result.manifest = *verifier.manifest();
@@ -84,6 +90,15 @@ InspectResult read_start(Source& source, bool list) {
 InspectResult inspect_archive(Source& source, bool list) {
   try {
     return read_start(source, list);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kDamaged) throw;
+    throw e.with_message(source.name() + ": " + e.what());
+  }
+}
+
+Manifest read_manifest_ahead(Source& source) {
+  try {
+    return read_start(source, /*list=*/false, HeadUse::kAhead).manifest;
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::kDamaged) throw;
     throw e.with_message(source.name() + ": " + e.what());

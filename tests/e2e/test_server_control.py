@@ -449,14 +449,13 @@ class StartWhateverTheOutcome(ControlCase):
                 proc.kill()
                 proc.communicate()
         res = u.Result(proc.args, proc.returncode, out, err)
-        self.assertNotEqual(res.code, 0, res.describe())
+        self.assertExit(res, 128 + sig.value, "shells' and restic's code for a signal")
         self.assertEqual(self.event_words(), ["stop", "start"],
                          f"the start runs after {sig.name}\n{res.describe()}")
         self.assertEqual(os.listdir(self.outdir), [],
                          f"no archive (nor temp file) left after {sig.name}\n{res.describe()}")
         self.assertServerBack(old, db)
         if during_stop:
-            self.assertExit(res, 1)
             self.assertIn(f"error: interrupted by {sig.name} while Jellyfin was being stopped; "
                           "Jellyfin was started again", res.stderr)
             self.assertNotIn("partial archive", res.stderr)
@@ -606,6 +605,100 @@ class RestoreStopStart(ControlCase):
         for k in ("data", "config"):
             self.assertEqual(r.snapshot_diff(before[k], u.snapshot(d[k])), [], f"{k} changed")
             self.assertEqual(u.list_dir(d[k].parent), parents[k])
+
+
+class RestoreRefusesBeforeTheStop(ControlCase):
+    """Issue 12, point 2: a dry run never stops or starts anything; a real restore makes every
+    refusal it can make while the server runs before it stops it."""
+
+    def install_copy(self) -> Path:
+        return u.copy_tree(pristine(), self.tmp / "root")
+
+    def control(self) -> list[str]:
+        return ["--stop-cmd", f"echo stop >> {q(self.log)}", "--start-cmd", f"echo start >> {q(self.log)}"]
+
+    def test_dry_run_stops_and_starts_nothing(self):
+        root = self.install_copy()
+        res = u.run(["restore", "--root", root, pristine_archive(), "--dry-run", *self.control()],
+                    env=self.env, timeout=120)
+        self.assertExit(res, 0)
+        self.assertEqual(self.event_words(), [], f"a dry run ran the server control\n{res.describe()}")
+        notes = [l for l in u.warning_lines(res) if "--dry-run" in l and "not used" in l]
+        self.assertEqual(len(notes), 1, f"the dry run says once that it stops nothing\n{res.describe()}")
+        self.assertIsNone(DOWNTIME_RE.search(res.stdout + res.stderr), res.describe())
+
+    def test_dry_run_does_not_use_the_config_files_service(self):
+        root = self.install_copy()
+        env = self.fake_bin("systemctl")
+        conf = u.write_file(self.tmp / "jb.conf", f"service = jf-e2e\nroot = {root}\n".encode())
+        conf.chmod(0o600)
+        res = u.run(["restore", "--config-file", conf, pristine_archive(), "--dry-run", "--json"],
+                    env=env, timeout=120)
+        self.assertExit(res, 0)
+        self.assertEqual([c for c in self.calls() if "stop" in c or "start" in c], [],
+                         f"the dry run ran systemctl\n{res.describe()}")
+        notes = [l for l in res.stderr.splitlines() if "--dry-run" in l and str(conf) in l]
+        self.assertEqual(len(notes), 1, f"one line says the config's service is not used\n{res.describe()}")
+        obj = res.json()
+        self.assertIsNone(obj.get("downtime_seconds"))
+
+    def assertRefusedUnstopped(self, argv, code, *, stdin=None):
+        root = self.install_copy()
+        d = u.install_dirs(root, "debian")
+        before = {k: u.snapshot(d[k]) for k in ("data", "config")}
+        parents = {k: u.list_dir(d[k].parent) for k in ("data", "config")}
+        res = u.run(["restore", "--root", root, *argv, *self.control()], env=self.env, timeout=120,
+                    input=stdin)
+        self.assertFailsWith(res, code)
+        self.assertEqual(self.event_words(), [], f"the server was stopped for a refusal\n{res.describe()}")
+        for k in ("data", "config"):
+            self.assertEqual(r.snapshot_diff(before[k], u.snapshot(d[k])), [], f"{k} changed")
+            self.assertEqual(u.list_dir(d[k].parent), parents[k], f"left beside {k}")
+        return res
+
+    def test_a_missing_archive(self):
+        self.assertRefusedUnstopped([self.tmp / "nope.tar.zst"], 1)
+
+    def test_not_an_archive(self):
+        junk = u.write_file(self.tmp / "junk.tar.zst", os.urandom(4096))
+        self.assertRefusedUnstopped([junk], 3)
+
+    def test_a_damaged_manifest(self):
+        good = pristine_archive().read_bytes()
+        bad = u.write_file(self.tmp / "bad.tar.zst", u.flip(good, 40))
+        self.assertRefusedUnstopped([bad], 3)
+
+    def test_a_damaged_manifest_on_stdin(self):
+        good = pristine_archive().read_bytes()
+        self.assertRefusedUnstopped(["-"], 3, stdin=u.flip(good, 40))
+
+    def test_an_archive_from_a_newer_jellyfin(self):
+        res = self.assertRefusedUnstopped([pristine_archive(), "--server-version", "10.0.0"], 4)
+        self.assertIn("newer", res.stderr)
+
+    def test_not_enough_free_space(self):
+        mnt = self.mkdir("small")
+        why = u.mount_tmpfs(mnt, "size=64k")
+        if why:
+            self.skipTest(why)
+        self.addCleanup(subprocess.run, ["umount", "-l", str(mnt)])
+        data, config = mnt / "data", mnt / "config"
+        data.mkdir()
+        config.mkdir()
+        res = u.run(["restore", "--data", data, "--config", config, pristine_archive(),
+                     "--server-version", "10.99.0", *self.control()], env=self.env, timeout=120)
+        self.assertFailsWith(res, 4, "free space")
+        self.assertEqual(self.event_words(), [], res.describe())
+
+    def test_a_stream_restores_after_its_head_was_read(self):
+        root = self.install_copy()
+        d = u.install_dirs(root, "debian")
+        u.write_file(d["data"] / "MARKER.txt", b"live\n")
+        res = u.run(["restore", "--root", root, "-", *self.control()], env=self.env, timeout=120,
+                    input=pristine_archive().read_bytes())
+        self.assertExit(res, 0)
+        self.assertEqual(self.event_words(), ["stop", "start"])
+        self.assertFalse((d["data"] / "MARKER.txt").exists(), "the archive's tree is in place")
 
 
 class ServiceAndContainer(ControlCase):

@@ -8,7 +8,9 @@
 #include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <random>
+#include <zstd.h>
 
 #include "jellyfin_backup/archive/tar_writer.h"
 #include "jellyfin_backup/create/create.h"
@@ -16,6 +18,7 @@
 #include "jellyfin_backup/pipeline/compress_stage.h"
 #include "test_util.h"
 
+using jb::test::error_of;
 using jb::test::make_dirs;
 using jb::test::make_sample_trees;
 using jb::test::read_file;
@@ -386,4 +389,52 @@ TEST_CASE("inspect: an error of the source is thrown as it is", "[inspect]") {
     CHECK(e.kind() == jb::ErrorKind::kRuntime);
     CHECK(std::string(e.what()) == "input/output error (test)");
   }
+}
+
+namespace {
+
+// The same tar stream in one zstd frame (what `tar | zstd` writes).
+std::string as_one_frame(const std::string& archive) {
+  std::string tar;
+  std::vector<char> out(1 << 20);
+  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> d(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  ZSTD_inBuffer in{archive.data(), archive.size(), 0};
+  while (in.pos < in.size) {
+    ZSTD_outBuffer o{out.data(), out.size(), 0};
+    REQUIRE_FALSE(ZSTD_isError(ZSTD_decompressStream(d.get(), &o, &in)));
+    tar.append(out.data(), o.pos);
+  }
+  std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> c(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  ZSTD_CCtx_setParameter(c.get(), ZSTD_c_checksumFlag, 1);
+  std::string frame(ZSTD_compressBound(tar.size()), '\0');
+  const std::size_t n = ZSTD_compress2(c.get(), frame.data(), frame.size(), tar.data(), tar.size());
+  REQUIRE_FALSE(ZSTD_isError(n));
+  frame.resize(n);
+  return frame;
+}
+
+}  // namespace
+
+TEST_CASE("read_manifest_ahead: the manifest inspect returns", "[inspect]") {
+  StringSource a(sample().bytes), b(sample().bytes);
+  CHECK(jb::read_manifest_ahead(a).to_json() == jb::inspect_archive(b, false).manifest.to_json());
+}
+
+TEST_CASE("read_manifest_ahead: an archive of one frame will do", "[inspect]") {
+  const std::string one = as_one_frame(sample().bytes);
+  REQUIRE(first_frame_size(one) == one.size());
+  StringSource a(one), b(one);
+  // inspect trusts the manifest for what it shows: it refuses.
+  CHECK(error_of([&] { jb::inspect_archive(b, false); }).kind() == jb::ErrorKind::kDamaged);
+  CHECK(jb::read_manifest_ahead(a).app_version == std::optional<std::string>("10.11.0"));
+}
+
+TEST_CASE("read_manifest_ahead: damage in frame 1 is kDamaged, naming the source", "[inspect]") {
+  std::string bad = sample().bytes;
+  const std::size_t at = first_frame_size(bad) - 1;  // frame 1's checksum
+  bad[at] = static_cast<char>(bad[at] ^ 0x01);
+  StringSource source(bad);
+  const jb::Error e = error_of([&] { jb::read_manifest_ahead(source); });
+  CHECK(e.kind() == jb::ErrorKind::kDamaged);
+  CHECK(std::string(e.what()).rfind("memory: ", 0) == 0);
 }

@@ -52,6 +52,30 @@ class StringSource : public Source {
   std::string name_;
 };
 
+// Reads `inner` and remembers what it read, until rewind(); then serves the
+// remembered bytes again before reading on. A stream's head read twice
+// without reading its source twice (a pipe cannot be): restore reads an
+// archive's manifest before it stops the server, and again as the start of
+// its one verifying pass. Remembering more than `limit` bytes is
+// Error(kDamaged): the head of an archive is bounded by what a manifest may
+// be.
+class RewindSource : public Source {
+ public:
+  RewindSource(std::unique_ptr<Source> inner, std::size_t limit) : inner_(std::move(inner)), limit_(limit) {}
+  std::size_t read(void* buffer, std::size_t size) override;
+  const std::string& name() const override { return inner_->name(); }
+  std::optional<std::uint64_t> size() const override { return inner_->size(); }
+  // From now on, reads start again at byte 0. Once only.
+  void rewind();
+
+ private:
+  std::unique_ptr<Source> inner_;
+  std::size_t limit_;
+  std::string head_;
+  std::size_t replayed_ = 0;
+  bool rewound_ = false;
+};
+
 // "-" is standard input (refused with a usage error when it is a terminal);
 // "rclone:REMOTE:path" a file on an rclone remote (see location.h);
 // anything else a file path. Throws Error(kRuntime) if it cannot be opened,

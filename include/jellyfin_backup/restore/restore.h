@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,6 +59,37 @@ struct RestoreResult {
   std::vector<std::string> warnings;
 };
 
+// A restore in two steps, so that every refusal that can be made while the
+// server runs is made before it is stopped (a mistyped archive, an archive
+// from a newer Jellyfin, a full disk must not cost a stopped server).
+class Restore {
+ public:
+  // The targets (where they are, how they nest, --only), no interrupted
+  // restore pending on them, the archive opened and its manifest read
+  // through the Verifier (the trees asked for are in it), the version
+  // guard, free space. Writes nothing. A dry run's running-server check
+  // (a warning) is made here too.
+  Restore(const RestoreOptions& options, Reporter& reporter);
+  ~Restore();
+  Restore(const Restore&) = delete;
+  Restore& operator=(const Restore&) = delete;
+
+  const Manifest& manifest() const;
+
+  // The rest, once the server is stopped: the running-server check
+  // (allowing a stopped server `stop_grace_seconds` to exit), one pass over
+  // the archive verifying every byte into staging, then the journaled swap.
+  // Once only.
+  RestoreResult run(double stop_grace_seconds);
+
+ private:
+  struct State;
+  void prepare();
+  RestoreResult finish();
+  std::unique_ptr<State> s_;
+};
+
+// Both steps at once (options.stop_grace_seconds for run()).
 RestoreResult restore_archive(const RestoreOptions& options, Reporter& reporter);
 
 struct RecoverResult {

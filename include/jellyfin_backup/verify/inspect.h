@@ -35,4 +35,12 @@ struct InspectResult {
 // jellyfin-backup archive.
 InspectResult inspect_archive(Source& source, bool list);
 
+// The manifest, as the Verifier judges an archive's first entry, for
+// refusals made before the archive is read whole (restore, before it stops
+// the server). In archives this tool writes frame 1 holds it alone and its
+// checksum is checked here; in an archive of one frame (tar | zstd) the
+// manifest is checked by the whole read that follows. Throws
+// Error(kDamaged) naming the source.
+Manifest read_manifest_ahead(Source& source);
+
 }  // namespace jb
