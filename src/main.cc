@@ -107,14 +107,22 @@ int report(const jb::Error& error, const char* command, int argc, char** argv) {
   // Once the flags are parsed they say (the config file may have added
   // --json); before that, argv is all there is.
   const auto& mode = jb::cli::report_mode();
+  // A run that stopped the server ends by saying whether it runs again.
+  if (mode.server && mode.server->stopped)
+    jb::cli::print(stderr, "jellyfin-backup: %s\n", mode.server->line.c_str());
   const bool json = mode.known ? mode.json : wants_json(argc, argv);
   const bool to_stderr = mode.known ? mode.archive_on_stdout : writes_archive_to_stdout(argc, argv);
   if (json) {
-    jb::cli::print_json({{"command", command ? command : ""},
-                         {"ok", false},
-                         {"exit_code", exit_code},
-                         {"error", e.full_message()}},
-                        to_stderr);
+    nlohmann::json object = {{"command", command ? command : ""},
+                             {"ok", false},
+                             {"exit_code", exit_code},
+                             {"error", e.full_message()}};
+    if (mode.server) {
+      const bool stopped = mode.server->stopped;
+      object["downtime_seconds"] = stopped ? nlohmann::json(mode.server->downtime_seconds) : nlohmann::json();
+      object["server_restarted"] = stopped ? nlohmann::json(mode.server->running_again) : nlohmann::json();
+    }
+    jb::cli::print_json(object, to_stderr);
   }
   return exit_code;
 }

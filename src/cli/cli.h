@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,6 +81,17 @@ struct ReportMode {
   // Flags the config file set ("level" -> "/etc/jellyfin-backup.conf:7"),
   // so an error about one's value can say where it came from.
   std::map<std::string, std::string> from_config;
+  // What became of the server a command was told how to stop (set by
+  // ServerWindow), so a failed run still ends by saying whether Jellyfin
+  // runs again: its last line, and server_restarted/downtime_seconds in
+  // --json. Empty for a command without server control.
+  struct Server {
+    bool stopped = false;
+    bool running_again = false;
+    double downtime_seconds = 0;
+    std::string line;  // ServerWindow::summary()
+  };
+  std::optional<Server> server;
 };
 ReportMode& report_mode();
 

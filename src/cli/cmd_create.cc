@@ -104,6 +104,7 @@ int cmd_create(int argc, char** argv) {
                 {"left_out", left_out},
                 {"forced", result.forced ? nlohmann::json(*result.forced) : nlohmann::json()},
                 {"downtime_seconds", server.downtime_json()},
+                {"server_restarted", server.restarted_json()},
                 {"warnings", result.warnings}},
                /*to_stderr=*/to_stdout);
   } else if (!flags.quiet && (!to_stdout || ::isatty(STDERR_FILENO))) {

@@ -146,6 +146,7 @@ int cmd_restore(int argc, char** argv) {
                 {"installed_version_source", opts.version_source ? nlohmann::json(*opts.version_source) : nlohmann::json()},
                 {"forced", result.forced ? nlohmann::json(*result.forced) : nlohmann::json()},
                 {"downtime_seconds", server.downtime_json()},
+                {"server_restarted", server.restarted_json()},
                 {"manifest", result.manifest.to_json()},
                 {"warnings", result.warnings}});
   } else if (!flags.quiet) {

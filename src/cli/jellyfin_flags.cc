@@ -75,12 +75,28 @@ ServerWindow::ServerWindow(const cxxopts::ParseResult& result, const std::string
     control_ = std::make_unique<ServerControl>(ServerControl::for_commands(
         value_of(result, "stop-cmd").value_or(""), value_of(result, "start-cmd").value_or("")));
   }
+  if (control_) report_mode().server.emplace();
+}
+
+bool ServerWindow::running_again() const {
+  return stopped_ && stopped_->started() && !control_->start_argv().empty();
+}
+
+void ServerWindow::record() const {
+  if (!stops() || !stopped_) return;
+  auto& server = report_mode().server;
+  if (!server) server.emplace();
+  server->stopped = true;
+  server->running_again = running_again();
+  server->downtime_seconds = stopped_->downtime_seconds();
+  server->line = summary();
 }
 
 double ServerWindow::stop(Reporter& reporter) {
   if (!control_) return 0;
   reporter_ = &reporter;
   stopped_.emplace(*control_, reporter);
+  record();
   // Ctrl-C while the stop command ran (we let it finish: a stop cut
   // half-way leaves the server in no known state): nothing is done yet, so
   // the server goes back up at once.
@@ -109,6 +125,7 @@ void ServerWindow::start_early() {
   } catch (const Error& e) {
     early_failure_ = e;
   }
+  record();
 }
 
 void ServerWindow::start(const std::string& done) {
@@ -121,26 +138,48 @@ void ServerWindow::start(const std::string& done) {
     }
     stopped_->start();  // runs nothing after start_early()
   } catch (const Error& e) {
+    record();
     throw e.with_message(done + ", but " + e.what());
   }
+  record();
 }
 
 ServerWindow::~ServerWindow() {
   // The operation failed after an early start that failed too: both matter.
   if (early_failure_ && reporter_) reporter_->warning(early_failure_->full_message());
+  if (!stopped_) return;
+  // The operation failed (or was interrupted) before start(): start the
+  // server now, not when the members go, so what became of it is recorded.
+  try {
+    try {
+      stopped_->start();
+    } catch (const Error& e) {
+      if (reporter_) reporter_->warning(e.full_message());
+    }
+    record();
+  } catch (...) {
+    // We may be unwinding from the operation's own error; nothing may escape.
+  }
 }
 
 nlohmann::json ServerWindow::downtime_json() const {
   return stops() && stopped_ ? nlohmann::json(stopped_->downtime_seconds()) : nlohmann::json();
 }
 
+nlohmann::json ServerWindow::restarted_json() const {
+  return stops() && stopped_ ? nlohmann::json(running_again()) : nlohmann::json();
+}
+
 std::string ServerWindow::summary() const {
   if (!stops() || !stopped_) return {};
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.1f s", stopped_->downtime_seconds());
+  const std::string stopped = "Jellyfin was stopped for " + std::string(buf);
   if (control_->start_argv().empty())
-    return "Jellyfin was stopped " + std::string(buf) + " ago and is still stopped (no --start-cmd): start it yourself";
-  return "Jellyfin was stopped for " + std::string(buf) + " (" + control_->description() + ")";
+    return stopped + " and is still stopped (no --start-cmd): start it yourself";
+  if (running_again()) return stopped + " and is running again (" + control_->description() + ")";
+  return stopped + " and is not running again: its start command failed (" + control_->description() +
+         "); start Jellyfin yourself";
 }
 
 std::optional<DetectedVersion> server_version_from(const cxxopts::ParseResult& result,

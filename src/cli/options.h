@@ -70,12 +70,19 @@ class ServerWindow {
   ~ServerWindow();
   // The downtime in seconds, null when nothing was stopped.
   nlohmann::json downtime_json() const;
-  // "Jellyfin was stopped for 12.3 s (systemd service jellyfin)"; empty
+  // Whether Jellyfin runs again (its start command succeeded), null when
+  // nothing was stopped.
+  nlohmann::json restarted_json() const;
+  // "Jellyfin was stopped for 12.3 s and is running again (systemd service
+  // jellyfin)", or "... and is still stopped ...: start it yourself"; empty
   // when nothing was stopped.
   std::string summary() const;
 
  private:
   bool stops() const { return control_ && !control_->stop_argv().empty(); }
+  bool running_again() const;
+  // Tells report_mode() how the server stands, for main()'s last word.
+  void record() const;
   std::unique_ptr<ServerControl> control_;
   std::optional<StoppedServer> stopped_;
   Reporter* reporter_ = nullptr;

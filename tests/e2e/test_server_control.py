@@ -292,6 +292,30 @@ class CreateStopStart(ControlCase):
         self.assertServerBack(old, db)
         self.assertExit(u.run(["verify", archive, "--quiet"]), 0, "the archive verifies")
 
+    def test_a_create_out_of_space_says_jellyfin_runs_again(self):
+        """Issue 12, point 5: the full disk is found after the stop; the run still ends by saying
+        Jellyfin runs again, and --json carries server_restarted and downtime_seconds."""
+        mnt = self.mkdir("small")
+        why = u.mount_tmpfs(mnt, "size=64k")
+        if why:
+            self.skipTest(why)
+        self.addCleanup(subprocess.run, ["umount", "-l", str(mnt)])
+        root = pristine("medium")
+        db = self.db_of(root)
+        old = self.start_stand_in(db)
+        res = u.run(["create", "--root", root, "--output", mnt, "--json", "--level", "1",
+                     "--stop-cmd", self.stop_script(), "--start-cmd", self.start_script(db)],
+                    env=self.env, timeout=120)
+        self.assertFailsWith(res, 1)
+        self.assertEqual(self.event_words(), ["stop", "start"])
+        self.assertRegex(res.stderr.splitlines()[-1], DOWNTIME_RE.pattern + r" and is running again",
+                         res.describe())
+        obj = res.json()
+        self.assertIs(obj.get("server_restarted"), True, res.describe())
+        self.assertGreaterEqual(obj.get("downtime_seconds"), 0)
+        self.assertEqual(os.listdir(mnt), [], "nothing is left on the full disk")
+        self.assertServerBack(old, db)
+
     def test_json_stdout_stays_clean(self):
         root = pristine()
         db = self.db_of(root)
@@ -455,6 +479,8 @@ class StartWhateverTheOutcome(ControlCase):
         self.assertEqual(os.listdir(self.outdir), [],
                          f"no archive (nor temp file) left after {sig.name}\n{res.describe()}")
         self.assertServerBack(old, db)
+        self.assertRegex(res.stderr, DOWNTIME_RE.pattern + r" and is running again",
+                         f"an interrupted run says Jellyfin runs again\n{res.describe()}")
         if during_stop:
             self.assertIn(f"error: interrupted by {sig.name} while Jellyfin was being stopped; "
                           "Jellyfin was started again", res.stderr)
@@ -522,6 +548,7 @@ class RestoreStopStart(ControlCase):
         self.assertFalse((d["data"] / "MARKER.txt").exists(), "the archive's tree is in place")
         obj = res.json()
         self.assertGreaterEqual(obj.get("downtime_seconds"), 0)
+        self.assertIs(obj.get("server_restarted"), True)
         self.assertIn("stop-cmd-says-hello", res.stderr)
         self.assertServerBack(old, db)
 
@@ -543,6 +570,51 @@ class RestoreStopStart(ControlCase):
             self.assertEqual(r.snapshot_diff(before[k], u.snapshot(d[k])), [], f"{k} changed")
             self.assertEqual(u.list_dir(d[k].parent), parents[k], f"left beside {k}")
         self.assertServerBack(old, db)
+
+    def test_a_failed_restore_says_jellyfin_runs_again(self):
+        """Issue 12, point 5: a run that stopped the server ends by saying whether it runs
+        again, in text and in --json, also when it fails."""
+        good = pristine_archive().read_bytes()
+        bad = u.write_file(self.tmp / "bad.tar.zst", u.flip(good, len(good) // 2))
+        root = self.install_copy()
+        db = self.db_of(root)
+        self.start_stand_in(db)
+        for json_flag in ([], ["--json"]):
+            with self.subTest(json=bool(json_flag)):
+                res = u.run(["restore", "--root", root, bad, *json_flag,
+                             "--stop-cmd", self.stop_script(), "--start-cmd", self.start_script(db)],
+                            env=self.env, timeout=120)
+                self.assertFailsWith(res, 3)
+                lines = res.stderr.splitlines()
+                self.assertRegex(lines[-1], DOWNTIME_RE.pattern + r" and is running again",
+                                 f"the last line says Jellyfin is back\n{res.describe()}")
+                if json_flag:
+                    obj = res.json()
+                    self.assertFalse(obj["ok"])
+                    self.assertIs(obj.get("server_restarted"), True, res.describe())
+                    self.assertGreaterEqual(obj.get("downtime_seconds"), 0)
+
+    def test_a_failed_start_after_a_failed_restore_says_jellyfin_is_down(self):
+        good = pristine_archive().read_bytes()
+        bad = u.write_file(self.tmp / "bad.tar.zst", u.flip(good, len(good) // 2))
+        root = self.install_copy()
+        res = u.run(["restore", "--root", root, bad, "--json", "--stop-cmd", "true",
+                     "--start-cmd", "exit 5"], env=self.env, timeout=120)
+        self.assertExit(res, 3)
+        self.assertIn("is not running again", res.stderr.splitlines()[-1], res.describe())
+        obj = res.json()
+        self.assertIs(obj.get("server_restarted"), False, res.describe())
+        self.assertGreaterEqual(obj.get("downtime_seconds"), 0)
+
+    def test_a_restore_that_stopped_nothing_has_null_server_fields(self):
+        res = u.run(["restore", "--root", self.install_copy(), self.tmp / "missing.tar.zst", "--json",
+                     "--stop-cmd", "true", "--start-cmd", "true"], env=self.env, timeout=120)
+        self.assertExit(res, 1)
+        obj = res.json()
+        self.assertIn("server_restarted", obj)
+        self.assertIsNone(obj["server_restarted"])
+        self.assertIsNone(obj["downtime_seconds"])
+        self.assertIsNone(DOWNTIME_RE.search(res.stderr), res.describe())
 
     def test_failing_start_after_a_failed_restore_is_a_warning(self):
         good = pristine_archive().read_bytes()
