@@ -25,7 +25,7 @@ constexpr const char* kUsage =
     "\n"
     "Commands:\n"
     "  create   back up the server's config and data trees into an archive\n"
-    "  verify   check an archive end to end (every byte of every file)\n"
+    "  verify   check an archive (or every archive of a directory) end to end\n"
     "  inspect  show an archive's manifest; --list its entries\n"
     "  restore  verify an archive into staging, then swap it in atomically\n"
     "  recover  finish or undo an interrupted restore\n"

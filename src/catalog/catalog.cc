@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "jellyfin_backup/archive/archive_format.h"
+#include "jellyfin_backup/archive/check_record.h"
 #include "jellyfin_backup/archive/checksum_list.h"
 #include "jellyfin_backup/archive/sidecar.h"
 #include "jellyfin_backup/create/create.h"
@@ -81,6 +82,7 @@ void run_workers(std::size_t threads, Worker& worker) {
 struct Job {
   const StoredFile* file;
   const StoredFile* sidecar;  // null when there is none
+  const StoredFile* record;   // the check record; null when there is none
   ArchiveInfo info;
   bool listed = false;
   std::optional<std::string> sidecar_text;  // fetched with the others
@@ -263,6 +265,25 @@ SidecarState sidecar_state(const Store& store, const Job& job, std::optional<std
   return SidecarState::kMatches;
 }
 
+// What the archive's check record, if it binds, says. The record is a note
+// in an untrusted store: bounded, believed only about the file as it is.
+void read_check_record(const Store& store, Job& job, const std::optional<std::string>& sidecar_hex) {
+  if (!job.record) return;
+  ArchiveInfo& info = job.info;
+  info.check = CheckState::kChanged;
+  if (job.record->size > kMaxCheckRecordBytes) return;
+  const auto text = store.read_small(job.record->name, kMaxCheckRecordBytes);
+  if (!text) {
+    info.check = CheckState::kNever;  // removed since the listing
+    return;
+  }
+  const auto record = parse_check_record(*text, info.name);
+  if (!record || !binds(*record, *job.file, sidecar_hex)) return;
+  info.check = record->ok ? CheckState::kChecked : CheckState::kDamaged;
+  info.checked_at = record->checked;
+  if (!record->ok) info.damage = record->problem.empty() ? std::string("damaged") : record->problem;
+}
+
 // Throws Error(kRuntime) when another thread's failure stopped the run:
 // nobody waits minutes for a hash whose result will be thrown away.
 std::string hash_archive(const Store& store, const std::string& name, SharedProgress& progress,
@@ -286,16 +307,31 @@ void read_one(const Store& store, const CatalogOptions& options, Job& job, Share
   if (!job.listed) return;
   std::optional<std::string> hex;
   job.info.sidecar = sidecar_state(store, job, &hex);
+  read_check_record(store, job, hex);
   // A stale sidecar may still hold the right hash (a copy that did not
   // keep times); --check settles it either way.
   if (options.check && hex) {
     job.info.sidecar = hash_archive(store, job.info.name, progress, failed) == *hex
                            ? SidecarState::kMatches
                            : SidecarState::kMismatch;
+    if (job.info.sidecar == SidecarState::kMismatch) {
+      job.info.check = CheckState::kDamaged;
+      job.info.damage = "its bytes do not match its sidecar";
+    }
   }
 }
 
 }  // namespace
+
+const char* check_state_name(CheckState state) {
+  switch (state) {
+    case CheckState::kNever: return "never";
+    case CheckState::kChecked: return "checked";
+    case CheckState::kDamaged: return "damaged";
+    case CheckState::kChanged: return "changed";
+  }
+  return "?";
+}
 
 const char* sidecar_state_name(SidecarState state) {
   switch (state) {
@@ -351,7 +387,9 @@ Catalog read_catalog(const Store& store, const CatalogOptions& options, Reporter
   for (const StoredFile& f : files) {
     if (!is_candidate(f.name)) continue;
     auto sidecar = by_name.find(sidecar_name(f.name));
-    Job job{&f, sidecar == by_name.end() ? nullptr : sidecar->second, {}, false, {}, {}};
+    auto record = by_name.find(check_record_name(f.name));
+    Job job{&f, sidecar == by_name.end() ? nullptr : sidecar->second,
+            record == by_name.end() ? nullptr : record->second, {}, false, {}, {}};
     job.info.name = f.name;
     job.info.size = f.size;
     job.info.mtime = f.mtime;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "jellyfin_backup/archive/archive_format.h"
+#include "jellyfin_backup/archive/check_record.h"
 #include "jellyfin_backup/archive/sidecar.h"
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/interrupt.h"
@@ -112,6 +113,8 @@ PruneResult prune_store(const Store& store, const PruneOptions& options, Reporte
   for (ArchiveInfo& info : catalog.archives) {
     if (info.error) {
       result.unreadable.push_back(std::move(info));
+    } else if (info.damaged()) {
+      result.damaged.push_back(std::move(info));
     } else if (auto date = future_date(info, now)) {
       result.future.push_back({std::move(info), *date});
     } else {
@@ -123,6 +126,8 @@ PruneResult prune_store(const Store& store, const PruneOptions& options, Reporte
   // Oldest first: an interrupted or failing run has then removed what was
   // least worth keeping.
   std::set<std::string> failed_sidecars;  // warned about once
+  std::set<std::string> listed;           // the names the catalog's listing had
+  for (const StoredFile& f : catalog.files) listed.insert(f.name);
   for (auto it = result.archives.rbegin(); it != result.archives.rend(); ++it) {
     PrunedArchive& a = *it;
     if (a.keep) continue;
@@ -143,6 +148,7 @@ PruneResult prune_store(const Store& store, const PruneOptions& options, Reporte
     // Its sidecar right away, whatever the archive's name; one that cannot
     // go is left to the next prune (below, for a generated name).
     if (!remove_sidecar(store, sidecar_name(a.info.name), reporter)) failed_sidecars.insert(sidecar_name(a.info.name));
+    if (listed.count(check_record_name(a.info.name))) remove_sidecar(store, check_record_name(a.info.name), reporter);
   }
 
   // Then sidecars left by an earlier prune or by hand: clutter that list

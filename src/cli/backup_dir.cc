@@ -3,6 +3,7 @@
 #include "cli/options.h"
 #include "jellyfin_backup/catalog/catalog.h"
 #include "jellyfin_backup/io/store.h"
+#include "jellyfin_backup/utc_time.h"
 
 namespace jb::cli {
 
@@ -16,6 +17,10 @@ nlohmann::json archive_json(const Store& store, const ArchiveInfo& a) {
           {"files", a.manifest ? nlohmann::json(a.manifest->total_files()) : nlohmann::json()},
           {"bytes", a.manifest ? nlohmann::json(a.manifest->total_bytes()) : nlohmann::json()},
           {"verified", a.verified()},
+          {"check", check_state_name(a.check)},
+          {"checked", a.checked_at ? nlohmann::json(utc_iso(a.checked_at)) : nlohmann::json()},
+          {"damaged", a.damaged()},
+          {"damage", a.damage ? nlohmann::json(*a.damage) : nlohmann::json()},
           {"sidecar", sidecar_state_name(a.sidecar)},
           {"error", a.error ? nlohmann::json(*a.error) : nlohmann::json()},
           {"manifest", a.manifest ? a.manifest->to_json() : nlohmann::json()}};

@@ -11,13 +11,22 @@
 namespace jb::cli {
 namespace {
 
-// "yes", or why not: what the VERIFIED column shows.
-const char* verified_text(const ArchiveInfo& a) {
-  if (a.error) return "DAMAGED";
+// What is known of the archive's bytes: the VERIFIED column. Only a check
+// record that binds (the last full check) says "checked"; a sidecar alone
+// says only that the archive was written whole.
+std::string verified_text(const ArchiveInfo& a) {
+  if (a.sidecar == SidecarState::kMismatch) return "MISMATCH";  // this --check found it
+  if (a.damaged()) return "DAMAGED";
+  switch (a.check) {
+    case CheckState::kChecked: return "checked " + utc_iso(a.checked_at).substr(0, 10);
+    case CheckState::kChanged: return "CHANGED";
+    case CheckState::kDamaged:
+    case CheckState::kNever: break;
+  }
   switch (a.sidecar) {
-    case SidecarState::kMatches: return "yes";
+    case SidecarState::kMatches: return "sidecar only";
     case SidecarState::kMissing: return "no sidecar";
-    case SidecarState::kStale: return "stale";
+    case SidecarState::kStale: return "stale sidecar";
     case SidecarState::kInvalid: return "bad sidecar";
     case SidecarState::kMismatch: return "MISMATCH";
   }
@@ -41,13 +50,16 @@ void print_table(const Location& where, const Catalog& catalog, std::int64_t now
   for (const auto& a : catalog.archives) total += a.size;
   print(stdout, "%s: %zu %s, %s (newest first)\n", where.display().c_str(), catalog.archives.size(),
               catalog.archives.size() == 1 ? "archive" : "archives", human_bytes(total).c_str());
-  print(stdout, "%-20s  %-10s  %10s  %7s  %-11s  %s\n", "CREATED", "JELLYFIN", "SIZE", "FILES", "VERIFIED", "NAME");
+  print(stdout, "%-20s  %-10s  %10s  %7s  %-18s  %s\n", "CREATED", "JELLYFIN", "SIZE", "FILES", "VERIFIED", "NAME");
   for (const auto& a : catalog.archives) {
     std::string files = a.manifest ? std::to_string(a.manifest->total_files()) : "-";
-    print(stdout, "%-20s  %-10s  %10s  %7s  %-11s  %s\n", table_time(a.created).c_str(),
+    print(stdout, "%-20s  %-10s  %10s  %7s  %-18s  %s\n", table_time(a.created).c_str(),
                 a.version.value_or("unknown").c_str(), human_bytes(a.size).c_str(), files.c_str(),
-                verified_text(a), a.name.c_str());
+                verified_text(a).c_str(), a.name.c_str());
     if (a.error) print(stdout, "    %s\n", a.error->c_str());
+    else if (a.damage) print(stdout, "    damaged (checked %s): %s\n", utc_iso(a.checked_at).c_str(), a.damage->c_str());
+    else if (a.check == CheckState::kChanged)
+      print(stdout, "    changed since it was last checked: run `jellyfin-backup verify` on it\n");
     if (auto date = future_note(a, now))
       print(stdout, "    dated in the future (%s): prune keeps it and never counts it; check the clock or remove it by hand\n",
                   date->c_str());
@@ -59,7 +71,8 @@ void print_table(const Location& where, const Catalog& catalog, std::int64_t now
 int cmd_list(int argc, char** argv) {
   cxxopts::Options options("jellyfin-backup list",
                            "List the archives of a backup directory, newest first: created, Jellyfin\n"
-                           "version, size, files, and whether a sidecar says it was verified. Reads only\n"
+                           "version, size, files, and what is known of its bytes (checked by verify on a date, damaged,\n"
+                           "changed since, or a sidecar only). Reads only\n"
                            "each archive's manifest and sidecar.");
   options.custom_help("[DIR|rclone:REMOTE:path] [options]");
   options.add_options()
@@ -85,7 +98,7 @@ int cmd_list(int argc, char** argv) {
   std::size_t damaged = 0;
   const ArchiveInfo* first = nullptr;
   for (const auto& a : catalog.archives)
-    if (a.error || a.sidecar == SidecarState::kMismatch) {
+    if (a.error || a.sidecar == SidecarState::kMismatch) {  // found by this read
       ++damaged;
       if (!first) first = &a;
     }

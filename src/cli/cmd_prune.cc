@@ -71,6 +71,9 @@ void print_human(const Store& store, const PruneOptions& opts, const PruneResult
   }
   for (const auto& u : r.unreadable)
     print(stdout, "Skipped (kept, unreadable): %s: %s\n", u.name.c_str(), u.error.value_or("").c_str());
+  for (const auto& d : r.damaged)
+    print(stdout, "Skipped (kept, damaged, fills no keep slot): %s: %s\n", d.name.c_str(),
+          d.damage.value_or("").c_str());
   for (const auto& f : r.future)
     print(stdout, "Skipped (kept, dated in the future: %s): %s; check the clock or remove it by hand\n",
                 utc_iso(f.date).c_str(), f.info.name.c_str());
@@ -149,7 +152,8 @@ int cmd_prune(int argc, char** argv) {
     }
   if (flags.json) {
     nlohmann::json keep = nlohmann::json::array(), remove = nlohmann::json::array(),
-                   unreadable = nlohmann::json::array(), future = nlohmann::json::array();
+                   unreadable = nlohmann::json::array(), future = nlohmann::json::array(),
+                   damaged = nlohmann::json::array();
     for (const auto& a : result.archives) {
       nlohmann::json j = archive_json(*store, a.info);
       if (a.keep) {
@@ -162,6 +166,7 @@ int cmd_prune(int argc, char** argv) {
       }
     }
     for (const auto& u : result.unreadable) unreadable.push_back(archive_json(*store, u));
+    for (const auto& d : result.damaged) damaged.push_back(archive_json(*store, d));
     for (const auto& f : result.future) {
       nlohmann::json j = archive_json(*store, f.info);
       j["dated_in_future"] = utc_iso(f.date);
@@ -182,6 +187,7 @@ int cmd_prune(int argc, char** argv) {
                           {"keep", keep},
                           {"remove", remove},
                           {"unreadable", unreadable},
+                          {"damaged", damaged},
                           {"future", future},
                           {"orphan_sidecars", result.orphan_sidecars},
                           {"freed_bytes", result.freed_bytes},

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "jellyfin_backup/archive/archive_format.h"
+#include "jellyfin_backup/archive/check_record.h"
 #include "jellyfin_backup/archive/sidecar.h"
 #include "jellyfin_backup/create/create.h"
 #include "jellyfin_backup/error.h"
@@ -160,8 +161,15 @@ CopyResult run_copy(const CopyOptions& options, Reporter& reporter) {
     try {
       write_sidecar(*dest.store, *dest.name, result.xxh128);
       result.sidecar_written = true;
+      // Every byte of the copy went through the Verifier: a full check,
+      // recorded for list, prune and status.
+      if (auto copied = dest.store->stat(*dest.name); copied && copied->size == result.bytes)
+        write_check_record(*dest.store, make_check_record(*copied, true, result.xxh128));
     } catch (const Error& e) {
-      reporter.warning("the copy is complete, but its sidecar was not written: " + e.full_message());
+      if (e.kind() == ErrorKind::kInterrupted) throw;
+      reporter.warning("the copy is complete, but its " +
+                       std::string(result.sidecar_written ? "check record" : "sidecar") +
+                       " was not written: " + e.full_message());
     }
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

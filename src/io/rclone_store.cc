@@ -12,7 +12,7 @@
 namespace jb {
 namespace {
 
-StoredFile stored(const RemoteFile& file) { return {file.name, file.size, file.mtime, 0}; }
+StoredFile stored(const RemoteFile& file) { return {file.name, file.size, file.mtime, 0, 0, 0}; }
 
 class RcloneStore : public Store {
  public:

@@ -31,7 +31,8 @@ namespace jb {
 namespace {
 
 StoredFile stored(const std::string& name, const struct stat& st) {
-  return {name, static_cast<std::uint64_t>(st.st_size), st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+  return {name, static_cast<std::uint64_t>(st.st_size), st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+          st.st_ctim.tv_sec, st.st_ctim.tv_nsec};
 }
 
 class LocalStore : public Store {

@@ -1,7 +1,13 @@
 #include "jellyfin_backup/verify/verify.h"
 
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <set>
@@ -123,30 +129,87 @@ VerifyResult verify_archive(Source& source, Reporter& reporter, EntryConsumer* c
   return result;
 }
 
-LocationVerified verify_location(const std::string& location, Reporter& reporter) {
-  LocationVerified out;
-  auto source = open_source(location);
+namespace {
+
+// The same file as before the read: same size and times (ctime included,
+// where the store has one), so nothing wrote to it meanwhile.
+bool unchanged(const StoredFile& a, const StoredFile& b) {
+  return a.size == b.size && a.mtime == b.mtime && a.mtime_nsec == b.mtime_nsec && a.ctime == b.ctime &&
+         a.ctime_nsec == b.ctime_nsec;
+}
+
+}  // namespace
+
+StoredVerified verify_stored(const Store& store, const std::string& name, Reporter& reporter) {
+  StoredVerified out;
+  const std::optional<StoredFile> before = store.stat(name);
+  auto source = store.open(name);
   HashingSource hashed(*source);
   out.result = verify_archive(hashed, reporter);
   out.xxh128 = hashed.hex_digest();
-  const Location where = parse_location(location);
-  if (!out.result.ok() || where.is_stdio()) return out;
 
-  auto [dir, name] = split_file(where);
   try {
-    auto store = open_store(dir);
-    const std::string sidecar = sidecar_name(name);
-    auto current = store->read_small(sidecar, kMaxSidecarBytes);
-    if (current && parse_sidecar(*current, name) != out.xxh128)
-      reporter.warning(store->display(sidecar) + " did not match the archive; rewritten from this verify");
-    // Rewritten even when it says the same: its time records this verify.
-    // Not for an archive a prune removed while we read it (we take no lock).
-    if (!store->stat(name)) return out;
-    write_sidecar(*store, name, out.xxh128);
-    out.sidecar = store->display(sidecar);
+    // Not for an archive a prune removed while we read it, nor one that
+    // changed: the result is about bytes that are no longer there.
+    const std::optional<StoredFile> after = store.stat(name);
+    if (!before || !after || !unchanged(*before, *after) ||
+        (out.result.ok() && hashed.bytes() != after->size)) {
+      if (after) reporter.warning(store.display(name) + ": changed while it was read; no check record written");
+      return out;
+    }
+    if (out.result.ok()) {
+      const std::string sidecar = sidecar_name(name);
+      auto current = store.read_small(sidecar, kMaxSidecarBytes);
+      if (current && parse_sidecar(*current, name) != out.xxh128)
+        reporter.warning(store.display(sidecar) + " did not match the archive; rewritten from this verify");
+      // Rewritten even when it says the same: its time records this verify.
+      write_sidecar(store, name, out.xxh128);
+      out.sidecar = store.display(sidecar);
+    }
+    const Problem* first = out.result.ok() ? nullptr : &out.result.problems.front();
+    CheckRecord record = make_check_record(*after, out.result.ok(), out.xxh128,
+                                           first ? describe_problem(*first) : std::string(),
+                                           out.result.bad_entries);
+    write_check_record(store, record);
+    out.record = std::move(record);
   } catch (const Error& e) {
-    reporter.warning("the archive is intact, but its sidecar was not written: " + e.full_message());
+    if (e.kind() == ErrorKind::kInterrupted || interrupted_signal()) throw;
+    const bool sidecar_missing = out.result.ok() && !out.sidecar;
+    reporter.warning(std::string(out.result.ok() ? "the archive is intact" : "the archive is damaged") +
+                     ", but its " + (sidecar_missing ? "sidecar was not written (nor its check record)" : "check record was not written") +
+                     ": " + e.full_message());
   }
+  return out;
+}
+
+LocationVerified verify_location(const std::string& location, Reporter& reporter) {
+  LocationVerified out;
+  const Location where = parse_location(location);
+  if (where.is_stdio()) {
+    auto source = open_source(location);
+    HashingSource hashed(*source);
+    out.result = verify_archive(hashed, reporter);
+    out.xxh128 = hashed.hex_digest();
+    return out;
+  }
+  Location file = where;
+  struct stat st;
+  if (!where.is_rclone() && ::lstat(location.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    // A link the user named: open_source judges whether it may be followed
+    // (not in a directory others can write); then the file it names is
+    // verified, and gets the sidecar and record, in its own directory.
+    open_source(location);
+    std::unique_ptr<char, decltype(&std::free)> real(::realpath(location.c_str(), nullptr), std::free);
+    if (!real) throw io_error(location, "cannot resolve", errno);
+    file = parse_location(real.get());
+  }
+  auto [dir, name] = split_file(file);
+  auto store = open_store(dir);
+  StoredVerified v = verify_stored(*store, name, reporter);
+  out.result = std::move(v.result);
+  out.xxh128 = std::move(v.xxh128);
+  out.sidecar = std::move(v.sidecar);
+  if (v.record) out.record = store->display(check_record_name(name));
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <random>
 
+#include "jellyfin_backup/archive/check_record.h"
 #include "jellyfin_backup/archive/sidecar.h"
 #include "jellyfin_backup/archive/xxh128.h"
 #include "jellyfin_backup/create/create.h"
@@ -260,7 +261,9 @@ TEST_CASE("catalog: sidecar states", "[catalog]") {
   Catalog c = dir.read();
   REQUIRE(c.archives.size() == 9);
   CHECK(find(c, matches).sidecar == SidecarState::kMatches);
-  CHECK(find(c, matches).verified());
+  // A sidecar says the archive was written whole, not that it was checked.
+  CHECK_FALSE(find(c, matches).verified());
+  CHECK(find(c, matches).check == jb::CheckState::kNever);
   CHECK(find(c, same_time).sidecar == SidecarState::kMatches);
   CHECK(find(c, stale).sidecar == SidecarState::kStale);
   CHECK(find(c, missing).sidecar == SidecarState::kMissing);
@@ -319,7 +322,7 @@ TEST_CASE("catalog: the same result however many archives are read at once", "[c
     CHECK(names_of(c) == expected);
     CHECK(c.archives[0].error);
     std::size_t verified = 0;
-    for (const auto& a : c.archives) verified += a.verified();
+    for (const auto& a : c.archives) verified += a.sidecar == SidecarState::kMatches;
     CHECK(verified == 10);
   }
 }
@@ -641,4 +644,42 @@ TEST_CASE("future_date: by name or by manifest, past a day of slack", "[catalog]
   a.manifest->created = "2026-05-31T00:00:00Z";
   a.name = archive_file_name(utc(2026, 5, 31), "10.11.0");
   CHECK_FALSE(jb::future_date(a, now));
+}
+
+TEST_CASE("catalog: what a check record says, only about the file it was written for", "[catalog]") {
+  BackupDir dir;
+  const std::string good = dir.put_archive(utc(2026, 3, 1), "10.11.0");
+  const std::string bad = dir.put_archive(utc(2026, 3, 2), "10.11.0");
+  const std::string changed = dir.put_archive(utc(2026, 3, 3), "10.11.0");
+  const std::string foreign = dir.put_archive(utc(2026, 3, 4), "10.11.0");
+  for (const auto& n : {good, changed, foreign}) dir.put_sidecar(n, archive_v1011());
+  auto stat_of = [&](const std::string& n) { return *dir.store->stat(n); };
+  const std::string hex = jb::Xxh128::hex_of(archive_v1011());
+  jb::write_check_record(*dir.store, jb::make_check_record(stat_of(good), true, hex));
+  jb::write_check_record(*dir.store, jb::make_check_record(stat_of(bad), false, hex, "frame 2: checksum", 2));
+  jb::write_check_record(*dir.store, jb::make_check_record(stat_of(changed), true, hex));
+  // Then a byte of it changes, its mtime put back: the ctime still tells.
+  {
+    std::string bytes = archive_v1011();
+    bytes[bytes.size() / 2] ^= 0x55;
+    const auto before = stat_of(changed);
+    write_file(dir.tmp / changed, bytes);
+    set_mtime(dir.tmp / changed, before.mtime, before.mtime_nsec);
+  }
+  // A record copied from another archive names that one: it binds nothing.
+  dir.put(jb::check_record_name(foreign), jb::format_check_record(jb::make_check_record(stat_of(good), true, hex)));
+
+  const Catalog c = dir.read();
+  CHECK(find(c, good).check == jb::CheckState::kChecked);
+  CHECK(find(c, good).verified());
+  CHECK(find(c, good).checked_at > 0);
+  CHECK(find(c, bad).check == jb::CheckState::kDamaged);
+  CHECK(find(c, bad).damaged());
+  CHECK(find(c, bad).damage == std::optional<std::string>("frame 2: checksum"));
+  CHECK(find(c, changed).check == jb::CheckState::kChanged);
+  CHECK_FALSE(find(c, changed).verified());
+  CHECK_FALSE(find(c, changed).damaged());
+  CHECK(find(c, foreign).check == jb::CheckState::kChanged);
+  // A check record is no archive.
+  CHECK(c.archives.size() == 4);
 }

@@ -50,7 +50,7 @@ TEST_CASE("copy: into a directory, same bytes, sidecar of the copy", "[copy]") {
   CHECK(r.verify.files > 0);
   CHECK(r.sidecar_written);
   CHECK(read_file(r.dest + ".xxh128") == jb::format_sidecar(r.xxh128, name));
-  CHECK(list_dir(tmp / "dest") == std::vector<std::string>{name, name + ".xxh128"});
+  CHECK(list_dir(tmp / "dest") == std::vector<std::string>{name, name + ".checked", name + ".xxh128"});
   CHECK(reporter.warnings.empty());
 }
 

@@ -5,6 +5,7 @@ its sidecar only when every byte verified, and a damaged source leaves nothing a
 Run: JB_BIN=build/jellyfin-backup python3 tests/e2e/test_copy.py
 """
 
+import json
 import os
 import re
 import signal
@@ -45,8 +46,14 @@ class CopyTest(u.E2ETestCase):
         self.assertExit(res, 0)
         copy = dest / self.archive.name
         self.assertEqual(copy.read_bytes(), self.blob)
-        self.assertEqual(sorted(u.list_dir(dest)), sorted([copy.name, copy.name + ".xxh128"]))
+        self.assertEqual(sorted(u.list_dir(dest)),
+                         sorted([copy.name, copy.name + ".xxh128", copy.name + ".checked"]))
         u.tool(["xxh128sum", "-c", copy.name + ".xxh128"], cwd=dest)
+        # Every byte went through the Verifier: the copy counts as checked (issue 12, point 4).
+        record = json.loads((dest / (copy.name + ".checked")).read_text())
+        self.assertEqual(record["result"], "ok")
+        listed = u.run(["list", dest, "--json"]).json()["archives"]
+        self.assertEqual([(a["name"], a["check"], a["verified"]) for a in listed], [(copy.name, "checked", True)])
         j = res.json()
         self.assertTrue(j["ok"])
         self.assertEqual(j["dest"], str(copy))

@@ -4,8 +4,10 @@ An archive's time and Jellyfin version come from the name create generates
 ("jellyfin.<YYYYMMDDTHHMMSSZ>_<version>.tar.zst"), else from its manifest; so archives "of different
 times" are made here by copying the bytes of one real archive under different generated names, each
 with its own sidecar "<name>.xxh128" (one xxh128sum line). The sidecar says whether the archive was
-verified: "matches" (verified), "missing", "stale" (older than the archive), "invalid" (not one
-line naming the archive), and with --check, which hashes every archive, "mismatch".
+written whole: "matches", "missing", "stale" (older than the archive), "invalid" (not one
+line naming the archive), and with --check, which hashes every archive, "mismatch". Only a check
+record "<name>.checked" that binds to the file as it is (written by verify and copy) makes it
+"verified" (issue 12, point 4: see ListCheckRecords).
 
 list reads only the start of each archive (its manifest) and takes no lock.
 
@@ -24,7 +26,7 @@ from pathlib import Path
 import e2e_util as u
 
 COLUMNS = ["CREATED", "JELLYFIN", "SIZE", "FILES", "VERIFIED", "NAME"]
-VERIFIED_TEXT = {"matches": "yes", "missing": "no sidecar", "stale": "stale", "invalid": "bad sidecar",
+VERIFIED_TEXT = {"matches": "sidecar only", "missing": "no sidecar", "stale": "stale sidecar", "invalid": "bad sidecar",
                  "mismatch": "MISMATCH"}
 
 
@@ -140,7 +142,9 @@ class ListBase(u.E2ETestCase):
         self.assertEqual(a["files"], self.files, a)
         self.assertEqual(a["bytes"], self.bytes, a)
         self.assertEqual(a["sidecar"], sidecar, a)
-        self.assertIs(a["verified"], sidecar == "matches", a)
+        # Only a full check (verify, copy) makes it "verified"; a sidecar does not.
+        self.assertIs(a["verified"], False, a)
+        self.assertEqual(a["check"], "never", a)
         self.assertIsNone(a["error"], a)
         self.assertEqual(a["manifest"], self.manifest)
 
@@ -228,7 +232,7 @@ class ListBasics(ListBase):
         self.assertEqual(u.error_lines(res), [], "a plain list reports damage, it does not fail")
         rows = self.table_rows(res, names)
         for row, verified, day, version in zip(
-                rows, ["yes", "no sidecar", "stale", "bad sidecar", "DAMAGED"],
+                rows, ["sidecar only", "no sidecar", "stale sidecar", "bad sidecar", "DAMAGED"],
                 ["2026-11-25", "2026-11-24", "2026-11-23", "2026-11-22", "2026-11-21"],
                 ["10.11.0", "10.11.0", "10.10.7", "10.10.7", "10.10.7"]):
             self.assertIn(f" {verified} ", row)
@@ -269,7 +273,7 @@ class ListSidecars(ListBase):
             with self.subTest(state=state):
                 a = got[path.name]
                 self.assertEqual(a["sidecar"], state, a)
-                self.assertIs(a["verified"], state == "matches", a)
+                self.assertIs(a["verified"], False, a)
                 self.assertIsNone(a["error"])
                 self.assertEqual(a["manifest"], self.manifest)
         self.assertEqual([n for n in os.listdir(self.dir) if n.startswith(".")], [],
@@ -302,7 +306,7 @@ class ListSidecars(ListBase):
         # Without --check the sidecar is only read, not compared: it looks fine.
         got = self.by_name(self.list_json())
         self.assertEqual(got[bad.name]["sidecar"], "matches")
-        self.assertIs(got[bad.name]["verified"], True)
+        self.assertIs(got[bad.name]["verified"], False)
         res = self.ls(self.dir)
         self.assertEqual(u.error_lines(res), [])
         # --check hashes it.
@@ -316,7 +320,8 @@ class ListSidecars(ListBase):
         self.assertEqual(got[bad.name]["sidecar"], "mismatch")
         self.assertIs(got[bad.name]["verified"], False)
         self.assertEqual(got[good.name]["sidecar"], "matches")
-        self.assertIs(got[good.name]["verified"], True)
+        self.assertIs(got[bad.name]["damaged"], True)
+        self.assertIs(got[good.name]["damaged"], False)
         # --quiet: only the error.
         res = self.ls(self.dir, "--check", "--quiet", expect=None)
         self.assertFails(res, 3, bad.name)
@@ -442,7 +447,7 @@ class ListReadsOnlyTheStart(ListBase):
         a = j["archives"][0]
         self.assertGoodArchive(a, name, "2026-06-01T00:00:00Z", "10.11.0")
         res = self.ls(self.dir)
-        self.assertIn(" yes ", self.table_rows(res, [name])[0])
+        self.assertIn(" sidecar only ", self.table_rows(res, [name])[0])
         self.assertEqual(u.error_lines(res), [])
 
         j = self.list_json("--check", expect=3)

@@ -431,12 +431,15 @@ class PruneSafety(PruneBase):
         self.assertEqual(j["unreadable"], [])
         for a in j["keep"] + j["remove"]:
             for key in ("name", "path", "created", "time", "version", "size", "files", "bytes", "verified",
-                        "sidecar", "error", "manifest"):
+                        "check", "checked", "damaged", "damage", "sidecar", "error", "manifest"):
                 self.assertIn(key, a)
             self.assertEqual(a["path"], str(self.dir / a["name"]))
             self.assertEqual(a["size"], len(self.blob))
             self.assertEqual(a["sidecar"], "matches")
-            self.assertIs(a["verified"], True)
+            # A sidecar says the archive was written whole, not that it was checked.
+            self.assertIs(a["verified"], False)
+            self.assertEqual(a["check"], "never")
+            self.assertIs(a["damaged"], False)
             self.assertEqual(a["version"], "10.11.0")
         for a in j["keep"]:
             self.assertIsInstance(a["reasons"], list)

@@ -23,6 +23,16 @@ enum class SidecarState {
 };
 const char* sidecar_state_name(SidecarState state);  // "missing", "matches", ...
 
+// What is known of an archive's bytes from its check record
+// (check_record.h) and, with --check, this read.
+enum class CheckState {
+  kNever,    // no check record: never fully checked (or not here)
+  kChecked,  // a record binds: fully checked at `checked_at`, intact
+  kDamaged,  // a record binds and says damaged, or --check found a mismatch
+  kChanged,  // a record exists, but the file is not the one it was written for
+};
+const char* check_state_name(CheckState state);  // "never", "checked", "damaged", "changed"
+
 struct ArchiveInfo {
   std::string name;
   std::uint64_t size = 0;        // archive file size
@@ -36,7 +46,13 @@ struct ArchiveInfo {
   std::optional<Manifest> manifest;     // absent when the start is unreadable
   std::optional<std::string> error;     // why the start is unreadable
   SidecarState sidecar = SidecarState::kMissing;
-  bool verified() const { return sidecar == SidecarState::kMatches; }
+  CheckState check = CheckState::kNever;
+  std::int64_t checked_at = 0;          // when a record binds: the check's time
+  std::optional<std::string> damage;    // kDamaged: what was found
+  // Fully checked (every byte through the Verifier) and intact, as it is now.
+  bool verified() const { return check == CheckState::kChecked; }
+  // Known to be damaged: prune never lets it fill a keep slot.
+  bool damaged() const { return error.has_value() || check == CheckState::kDamaged; }
 };
 
 struct CatalogOptions {

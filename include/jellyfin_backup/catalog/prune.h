@@ -54,6 +54,9 @@ struct PrunedArchive {
 struct PruneResult {
   std::vector<PrunedArchive> archives;  // newest first
   std::vector<ArchiveInfo> unreadable;  // kept, never judged
+  // Known to be damaged (a check record, catalog.h): kept for a person to
+  // look at, never judged, so never filling a keep slot ("newest" included).
+  std::vector<ArchiveInfo> damaged;
   std::vector<FutureArchive> future;    // dated in the future: kept, never judged
   std::vector<std::string> hosts;       // the hosts of the judged archives, sorted
   // Sidecars whose archive was gone before this run (a deletion that failed

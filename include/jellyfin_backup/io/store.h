@@ -20,6 +20,9 @@ struct StoredFile {
   std::uint64_t size = 0;
   std::int64_t mtime = 0;   // unix seconds; 0 when unknown
   std::int64_t mtime_nsec = 0;
+  // Status change time, which no one can set: 0 when unknown (a remote).
+  std::int64_t ctime = 0;
+  std::int64_t ctime_nsec = 0;
 };
 
 class Store {

@@ -7,9 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "jellyfin_backup/archive/check_record.h"
 #include "jellyfin_backup/archive/manifest.h"
 #include "jellyfin_backup/archive/verifier.h"
 #include "jellyfin_backup/io/source.h"
+#include "jellyfin_backup/io/store.h"
 #include "jellyfin_backup/reporter.h"
 
 namespace jb {
@@ -48,17 +50,31 @@ struct VerifyResult {
 VerifyResult verify_archive(Source& source, Reporter& reporter, EntryConsumer* consumer = nullptr,
                             VerifierPolicy policy = {});
 
+// One archive of a store (a local directory or an rclone remote) verified,
+// and what that leaves beside it: when intact, its sidecar (re)written, so
+// `xxh128sum -c` checks it anywhere; intact or damaged, its check record
+// (check_record.h), so list, prune and status know without reading it
+// again. Neither is written for a file that changed while it was read, or
+// was removed (a prune meanwhile: we take no lock); one that cannot be
+// written is a warning, not a failure: the archive is what was checked.
+struct StoredVerified {
+  VerifyResult result;
+  std::string xxh128;                  // of the whole archive file (of what was read, when damaged)
+  std::optional<std::string> sidecar;  // written (display path)
+  std::optional<CheckRecord> record;   // written
+};
+StoredVerified verify_stored(const Store& store, const std::string& name, Reporter& reporter);
+
 struct LocationVerified {
   VerifyResult result;
   std::string xxh128;                  // of the whole archive file
   std::optional<std::string> sidecar;  // written (display path)
+  std::optional<std::string> record;   // check record written (display path)
 };
 
 // `verify ARCHIVE`: `location` is a path, "-" or "rclone:REMOTE:path".
-// When the archive is intact and is a file, its sidecar is (re)written, so
-// its time records this verify (`list` calls a sidecar older than its
-// archive stale); one that cannot be written is a warning, not a failure:
-// the archive is what was checked.
+// A file is verified with verify_stored (sidecar and check record); "-"
+// leaves nothing behind.
 LocationVerified verify_location(const std::string& location, Reporter& reporter);
 
 }  // namespace jb
