@@ -48,6 +48,9 @@ archive=$(ls "$work"/backups/jellyfin.*.tar.zst)
 echo; echo "== jellyfin-backup verify"
 $bin verify "$archive"
 
+echo; echo "== jellyfin-backup status: is the newest backup fresh and checked? (for monitoring)"
+$bin status "$work/backups" --max-age 1d
+
 echo; echo "== jellyfin-backup inspect"
 $bin inspect "$archive"
 

@@ -33,6 +33,7 @@ constexpr const char* kUsage =
     "  list     list the archives of a backup directory, newest first\n"
     "  prune    delete the archives a retention policy does not keep\n"
     "  copy     copy an archive anywhere, verifying it while it streams\n"
+    "  status   is the newest archive fresh and sound? (for monitoring)\n"
     "\n"
     "Archives and backup directories may be local paths or rclone remotes\n"
     "(rclone:REMOTE:path); default flags come from /etc/jellyfin-backup.conf.\n"
@@ -104,6 +105,7 @@ int report(const jb::Error& error, const char* command, int argc, char** argv) {
                         : e.kind() == jb::ErrorKind::kInterrupted ? 128 + SIGINT
                                                                  : e.exit_code();
   jb::cli::print(stderr, "jellyfin-backup: error: %s\n", e.full_message().c_str());
+  jb::cli::report_mode().error_line = e.full_message();
   // Once the flags are parsed they say (the config file may have added
   // --json); before that, argv is all there is.
   const auto& mode = jb::cli::report_mode();
@@ -150,16 +152,20 @@ int main(int argc, char** argv) {
     return 0;
   }
   const char* command = argv[1];
+  int code = 0;
   try {
     // The command sees itself as argv[0].
-    return run(command, argc - 1, argv + 1);
+    code = run(command, argc - 1, argv + 1);
   } catch (const jb::Error& e) {
-    return report(e, command, argc, argv);
+    code = report(e, command, argc, argv);
   } catch (const std::bad_alloc&) {
-    return report(jb::Error(jb::ErrorKind::kRuntime, "out of memory"), command, argc, argv);
+    code = report(jb::Error(jb::ErrorKind::kRuntime, "out of memory"), command, argc, argv);
   } catch (const std::exception& e) {
-    return report(jb::Error(jb::ErrorKind::kRuntime, std::string("internal error: ") + e.what(),
+    code = report(jb::Error(jb::ErrorKind::kRuntime, std::string("internal error: ") + e.what(),
                             "please report this"),
                   command, argc, argv);
   }
+  // Last, once everything is said and the server is back: tell whoever
+  // the user asked to tell.
+  return jb::cli::run_outcome_hook(command, code);
 }

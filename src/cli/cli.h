@@ -28,6 +28,7 @@ int cmd_restore(int argc, char** argv);
 int cmd_recover(int argc, char** argv);
 int cmd_where(int argc, char** argv);
 int cmd_list(int argc, char** argv);
+int cmd_status(int argc, char** argv);
 int cmd_prune(int argc, char** argv);
 int cmd_copy(int argc, char** argv);
 
@@ -92,8 +93,19 @@ struct ReportMode {
     std::string line;  // ServerWindow::summary()
   };
   std::optional<Server> server;
+  // --on-success / --on-failure, and what they are told: the failure's
+  // error line, the archive the run wrote (create, copy).
+  std::string on_success, on_failure;
+  std::string error_line;
+  std::string archive;
 };
 ReportMode& report_mode();
+
+// Runs --on-success or --on-failure (as exit_code says) through /bin/sh -c,
+// the outcome in its environment (JELLYFIN_BACKUP_COMMAND, _OUTCOME,
+// _EXIT_CODE, _ERROR, _ARCHIVE, _DOWNTIME, _SERVER_RESTARTED); a failing
+// hook is a warning. Returns exit_code.
+int run_outcome_hook(const std::string& command, int exit_code);
 
 // Where a command's --json object or summary goes.
 void print_json(const nlohmann::json& object, bool to_stderr = false);

@@ -41,6 +41,7 @@ int cmd_copy(int argc, char** argv) {
     return lock_backup_dir(target.dir, "copy", reporter, lock_wait_seconds(*parsed));
   }();
   const CopyResult r = copy_archive(opts, reporter);
+  report_mode().archive = r.dest;
   reporter.clear_line();
 
   if (flags.json) {

@@ -79,6 +79,7 @@ int cmd_create(int argc, char** argv) {
   // server running again.
   opts.trees_read = [&server] { server.start_early(); };
   CreateResult result = create_archive(opts, reporter);
+  report_mode().archive = result.path;
   reporter.clear_line();
   server.start("the archive " + result.path + " was created");
 

@@ -158,13 +158,10 @@ int cmd_verify(int argc, char** argv) {
 
   if (flags.json) print_json(to_json(archive, verified));
   if (!result.ok()) {
-    print(stderr,
-                 "jellyfin-backup: error: %s: %s; %llu bad %s (--json lists them all): the "
-                 "archive is damaged, do not restore from it\n",
-                 archive.c_str(), describe_problem(result.problems.front()).c_str(),
-                 static_cast<unsigned long long>(result.bad_entries),
-                 result.bad_entries == 1 ? "entry" : "entries");
-    return static_cast<int>(ErrorKind::kDamaged);
+    const std::string bad = std::to_string(result.bad_entries) + (result.bad_entries == 1 ? " bad entry" : " bad entries");
+    return report_failure(ErrorKind::kDamaged, archive + ": " + describe_problem(result.problems.front()) + "; " +
+                                                   bad + " (--json lists them all): the archive is damaged, do "
+                                                   "not restore from it");
   }
   if (!flags.json && !flags.quiet) {
     const Manifest& m = *result.manifest;

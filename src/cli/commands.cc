@@ -7,6 +7,7 @@ const std::vector<Command>& commands() {
       {"create", cmd_create}, {"verify", cmd_verify}, {"inspect", cmd_inspect},
       {"restore", cmd_restore}, {"recover", cmd_recover}, {"where", cmd_where},
       {"list", cmd_list},     {"prune", cmd_prune},   {"copy", cmd_copy},
+      {"status", cmd_status},
   };
   return kCommands;
 }

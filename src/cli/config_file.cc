@@ -107,7 +107,7 @@ std::string read_config_text(const std::string& path, bool required) {
 const std::vector<std::string>& known_config_keys() {
   static const std::vector<std::string> kKeys = {
       // every command
-      "json", "quiet",
+      "json", "quiet", "on-success", "on-failure",
       // create, restore, recover, prune, copy
       "wait-lock",
       // which install: create, restore, recover, where
@@ -122,6 +122,8 @@ const std::vector<std::string>& known_config_keys() {
       "only", "dry-run", "keep-old", "discard-old",
       // list
       "check",
+      // status
+      "max-age",
       // prune
       "keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly",
       "keep-version-change", "group-by",

@@ -89,6 +89,7 @@ void add_failure(nlohmann::json& object, ErrorKind kind, const std::string& erro
 
 int report_failure(ErrorKind kind, const std::string& error) {
   print(stderr, "jellyfin-backup: error: %s\n", error.c_str());
+  report_mode().error_line = error;
   return static_cast<int>(kind);
 }
 

@@ -178,6 +178,10 @@ void add_common_flags(cxxopts::Options& options) {
       ("quiet", "Print nothing but warnings and errors")
       ("config-file", "Read default flags from FILE (default /etc/jellyfin-backup.conf; none: no file)",
        cxxopts::value<std::string>(), "FILE")
+      ("on-success", "When the command succeeds, run CMD (/bin/sh -c; the outcome in JELLYFIN_BACKUP_* "
+                     "variables)", cxxopts::value<std::string>(), "CMD")
+      ("on-failure", "When the command fails, run CMD (/bin/sh -c; the outcome, error line included, in "
+                     "JELLYFIN_BACKUP_* variables)", cxxopts::value<std::string>(), "CMD")
       ("h,help", "Show this help");
 }
 
@@ -204,6 +208,8 @@ std::optional<cxxopts::ParseResult> parse_flags(cxxopts::Options& options, const
   }
   report_mode().known = true;
   report_mode().json = result.count("json") > 0;
+  if (result.count("on-success")) report_mode().on_success = result["on-success"].as<std::string>();
+  if (result.count("on-failure")) report_mode().on_failure = result["on-failure"].as<std::string>();
   return result;
 }
 

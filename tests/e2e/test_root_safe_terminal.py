@@ -227,7 +227,7 @@ class BackupDirNames(TerminalCase):
         for name, found in rows.items():
             self.assertEqual(len(found), 1, f"one row for {name!r}\n{res.describe()}")
         # The VERIFIED column, before the name: only the real archive has a sidecar.
-        self.assertIn("  yes  ", rows[GOOD_NAME][0][:-len(GOOD_NAME)], res.describe())
+        self.assertIn("  sidecar only  ", rows[GOOD_NAME][0][:-len(GOOD_NAME)], res.describe())
         self.assertIn("  no sidecar  ", rows[shown][0][:-len(shown)], res.describe())
         self.assertFalse([l for l in lines if l.startswith("2026-11-26")],
                          f"the fake row must not start a line\n{res.describe()}")
