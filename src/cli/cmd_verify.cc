@@ -80,8 +80,7 @@ int verify_dir(const std::string& arg, const CommonFlags& flags, ConsoleReporter
                 human_bytes(r.bytes).c_str());
       } else {
         ++damaged;
-        const std::string what = describe_problem(r.problems.front()) + "; " + std::to_string(r.bad_entries) +
-                                 (r.bad_entries == 1 ? " bad entry" : " bad entries");
+        const std::string what = r.damage(a.name).substr(a.name.size() + 2);
         if (first_damage.empty()) first_damage = shown + ": " + what;
         if (!flags.json) print(stdout, "DAMAGED  %s: %s\n", a.name.c_str(), what.c_str());
       }
@@ -158,9 +157,8 @@ int cmd_verify(int argc, char** argv) {
 
   if (flags.json) print_json(to_json(archive, verified));
   if (!result.ok()) {
-    const std::string bad = std::to_string(result.bad_entries) + (result.bad_entries == 1 ? " bad entry" : " bad entries");
-    return report_failure(ErrorKind::kDamaged, archive + ": " + describe_problem(result.problems.front()) + "; " +
-                                                   bad + " (--json lists them all): the archive is damaged, do "
+    return report_failure(ErrorKind::kDamaged, result.damage(archive) +
+                                                   " (--json lists them all): the archive is damaged, do "
                                                    "not restore from it");
   }
   if (!flags.json && !flags.quiet) {

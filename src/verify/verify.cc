@@ -75,9 +75,47 @@ void read_all(FrameDecompressor& input, TarReader& tar, Verifier& verifier,
 
 }  // namespace
 
+namespace {
+
+// A Jellyfin database in the data tree: "data/data/jellyfin.db" and its
+// WAL and shared-memory files, library.db before 10.11, ...
+bool is_database(const std::string& path) {
+  if (!path.starts_with("data/")) return false;
+  for (const char* end : {".db", ".db-wal", ".db-shm"})
+    if (path.ends_with(end)) return true;
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::string> VerifyResult::damaged_paths() const {
+  std::vector<std::string> paths;
+  std::set<std::string> seen;
+  for (const Problem& p : problems)
+    if (!p.path.empty() && seen.insert(p.path).second) paths.push_back(p.path);
+  return paths;
+}
+
 std::string VerifyResult::damage(const std::string& source) const {
-  return source + ": " + describe_problem(problems.front()) + "; " + std::to_string(bad_entries) +
-         (bad_entries == 1 ? " bad entry" : " bad entries");
+  std::string out = source + ": " + describe_problem(problems.front()) + "; " + std::to_string(bad_entries) +
+                    (bad_entries == 1 ? " bad entry" : " bad entries");
+  // Which files, and whether what cannot be rebuilt (the config, the
+  // databases) is among them: what the user asks next.
+  const std::vector<std::string> paths = damaged_paths();
+  constexpr std::size_t kShown = 3;
+  for (std::size_t i = 0; i < paths.size() && i < kShown; ++i) out += (i == 0 ? ": " : ", ") + paths[i];
+  if (paths.size() > kShown) out += " and " + std::to_string(paths.size() - kShown) + " more";
+  bool config = false, database = false;
+  for (const auto& p : paths) {
+    config = config || p.starts_with("config/");
+    database = database || is_database(p);
+  }
+  if (config || database)
+    out += std::string("; DAMAGED: ") + (config ? "the config" : "") + (config && database ? " and " : "") +
+           (database ? "a database" : "");
+  else if (read_to_end && manifest)
+    out += "; the config and the databases are intact";
+  return out;
 }
 
 VerifyResult verify_archive(Source& source, Reporter& reporter, EntryConsumer* consumer,
@@ -86,11 +124,13 @@ VerifyResult verify_archive(Source& source, Reporter& reporter, EntryConsumer* c
   Verifier verifier(policy);
   std::unique_ptr<TarReader> tar;
   FrameEntries frames;
+  bool read_to_end = true;
   try {
     tar = std::make_unique<TarReader>(input);
     read_all(input, *tar, verifier, consumer, source, reporter, frames);
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::kDamaged) throw;
+    read_to_end = false;
     // Frames hold whole entries: if the failing frame starts after the
     // current entry's header, that entry came out of an intact frame.
     bool in_entry = !tar || tar->header_position() >= input.frame_output_start();
@@ -114,6 +154,7 @@ VerifyResult verify_archive(Source& source, Reporter& reporter, EntryConsumer* c
   }
 
   VerifyResult result;
+  result.read_to_end = read_to_end;
   result.manifest = verifier.manifest();
   result.problems = verifier.problems();
   // A damaged frame is the cause of what else went wrong in it (a manifest

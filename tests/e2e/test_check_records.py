@@ -132,5 +132,39 @@ class CheckRecords(u.E2ETestCase):
                          sorted([self.new.name, self.new.name + ".xxh128", self.new.name + ".checked"]))
 
 
+
+class DamageNamesTheFile(u.E2ETestCase):
+    """Issue 12, point 7: a damage report names the damaged entries and says whether the config and
+    the databases are intact."""
+
+    def archive_with_big_file_in(self, tree: str) -> Path:
+        config, data = u.make_basic_trees(self.tmp / "src")
+        u.write_random_file((config if tree == "config" else data) / "big.bin", 400_000)
+        out = self.tmp / "a.tar.zst"
+        self.create(config, data, out, "--server-version", "10.11.0")
+        flip_keeping_mtime(out)  # the middle of the archive: inside big.bin (random data is stored raw)
+        return out
+
+    def test_damaged_media_leaves_config_and_databases_intact(self):
+        archive = self.archive_with_big_file_in("data")
+        res = u.run(["verify", archive])
+        self.assertExit(res, 3)
+        line = u.error_lines(res)[0]
+        self.assertIn("data/big.bin", line)
+        self.assertIn("the config and the databases are intact", line)
+        root = self.mkdir("restore")
+        res = u.run(["restore", archive, "--data", root / "data", "--config", root / "config"])
+        self.assertExit(res, 3)
+        self.assertIn("data/big.bin", u.error_lines(res)[0])
+
+    def test_damaged_config_says_so(self):
+        archive = self.archive_with_big_file_in("config")
+        res = u.run(["verify", archive])
+        self.assertExit(res, 3)
+        line = u.error_lines(res)[0]
+        self.assertIn("config/big.bin", line)
+        self.assertIn("DAMAGED: the config", line)
+
+
 if __name__ == "__main__":
     unittest.main()

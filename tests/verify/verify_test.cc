@@ -555,3 +555,32 @@ TEST_CASE("verify: an error of the source itself is thrown, not reported", "[ver
     }
   }
 }
+
+TEST_CASE("VerifyResult::damage names the entries and what of value they hit", "[verify]") {
+  jb::VerifyResult r;
+  r.manifest = jb::Manifest{};
+  r.problems.push_back({0, "", "zstd frame 2 (at byte 9): content checksum mismatch", "", ""});
+  for (int i = 0; i < 5; ++i)
+    r.problems.push_back({static_cast<std::uint64_t>(i + 1), "data/metadata/" + std::to_string(i) + ".jpg",
+                          "checksum mismatch", "a", "b"});
+  r.bad_entries = 6;
+  std::string line = r.damage("x.tar.zst");
+  CHECK(line.find("x.tar.zst: zstd frame 2") == 0);
+  CHECK(line.find("6 bad entries: data/metadata/0.jpg, data/metadata/1.jpg, data/metadata/2.jpg and 2 more") !=
+        std::string::npos);
+  CHECK(line.find("the config and the databases are intact") != std::string::npos);
+  CHECK(r.damaged_paths().size() == 5);
+
+  r.problems.push_back({7, "data/data/jellyfin.db-wal", "checksum mismatch", "a", "b"});
+  CHECK(r.damage("x").find("DAMAGED: a database") != std::string::npos);
+  r.problems.push_back({8, "config/system.xml", "checksum mismatch", "a", "b"});
+  CHECK(r.damage("x").find("DAMAGED: the config and a database") != std::string::npos);
+
+  // Reading stopped early: nothing is said to be intact.
+  jb::VerifyResult cut;
+  cut.manifest = jb::Manifest{};
+  cut.read_to_end = false;
+  cut.problems.push_back({0, "", "archive is truncated", "", ""});
+  cut.bad_entries = 1;
+  CHECK(cut.damage("x").find("intact") == std::string::npos);
+}

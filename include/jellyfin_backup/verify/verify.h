@@ -38,9 +38,15 @@ struct VerifyResult {
   std::uint64_t entries = 0;
   std::uint64_t frames = 0;
   std::uint64_t compressed_bytes = 0;
+  // The archive was read to its end (damage stopped nothing): what was
+  // not reported damaged verified.
+  bool read_to_end = true;
   bool ok() const { return problems.empty(); }
-  // "<source>: <first problem>; N bad entries", for the error of a command
-  // that read a damaged archive.
+  // The entries with a problem, archive order, each once.
+  std::vector<std::string> damaged_paths() const;
+  // "<source>: <first problem>; N bad entries: a, b, c and 4 more; the
+  // config and the databases are intact" (or "DAMAGED: the config"), for
+  // the error of a command that read a damaged archive.
   std::string damage(const std::string& source) const;
 };
 
