@@ -21,6 +21,7 @@ enum class ErrorKind {
   kDamaged = 3,  // an archive is corrupt, truncated or hostile
   kRefused = 4,  // refused for safety; needs a person (--force may override where it makes sense)
   kLocked = 5,   // another run holds the lock: retry later (or --wait-lock)
+  kNotFresh = 6, // `status`: no archive, or the newest is older than --max-age
   // SIGINT and SIGTERM end a run with 128 + the signal, as shells do:
   // 130 and 143 (main.cc maps kInterrupted to the signal that arrived).
   kInterrupted = 130,

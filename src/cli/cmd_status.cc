@@ -14,10 +14,14 @@
 namespace jb::cli {
 namespace {
 
-// The exit status when there is no archive, or the newest is too old: not
-// an error of the tool, nor damage, but "a person should look" of its own
-// kind, so a monitor can tell the three apart.
-constexpr int kNotFresh = 6;
+// When the archive was made, as far as both its name and its manifest say:
+// the older of the two. Whoever can write the backup directory could give
+// an old archive a fresh name; its manifest still tells its age.
+std::int64_t made_at(const ArchiveInfo& a) {
+  if (!a.manifest) return a.time;
+  const auto created = parse_utc_iso(a.manifest->created);
+  return created && *created < a.time ? *created : a.time;
+}
 
 }  // namespace
 
@@ -71,39 +75,35 @@ int cmd_status(int argc, char** argv) {
                      " dated in the future and not counted: check the clock");
 
   std::string error;
-  int code = 0;
-  const std::int64_t age = newest ? now - newest->time : 0;
+  ErrorKind kind = ErrorKind::kNotFresh;
+  const std::int64_t age = newest ? now - made_at(*newest) : 0;
   if (!newest) {
-    code = kNotFresh;
     error = where.display() + ": no archive" + std::string(catalog.archives.empty() ? "" : " with a believable date") +
             "; is the nightly backup running? (journalctl -u jellyfin-backup)";
   } else if (newest->damaged()) {
-    code = static_cast<int>(ErrorKind::kDamaged);
+    kind = ErrorKind::kDamaged;
     error = store->display(newest->name) + ": the newest archive is damaged (" +
             newest->error.value_or(newest->damage.value_or("damaged")) +
             "); do not restore from it, and run a backup now";
   } else if (max_age && age > *max_age) {
-    code = kNotFresh;
     error = store->display(newest->name) + ": the newest archive is " + format_duration(age) +
             " old, more than --max-age " + format_duration(*max_age) +
             "; is the nightly backup running? (journalctl -u jellyfin-backup)";
   }
 
+  const bool fresh = error.empty();
   if (flags.json) {
     nlohmann::json out = {{"command", "status"},
-                          {"ok", code == 0},
+                          {"ok", fresh},
                           {"location", where.display()},
                           {"archives", catalog.archives.size()},
                           {"max_age_seconds", max_age ? nlohmann::json(*max_age) : nlohmann::json()},
-                          {"fresh", code == 0},
+                          {"fresh", fresh},
                           {"newest", newest ? archive_json(*store, *newest) : nlohmann::json()},
                           {"age_seconds", newest ? nlohmann::json(age) : nlohmann::json()},
                           {"warnings", reporter.warnings()}};
     if (newest) out["newest"].erase("manifest");
-    if (code != 0) {
-      out["exit_code"] = code;
-      out["error"] = error;
-    }
+    if (!fresh) add_failure(out, kind, error);
     print_json(out);
   } else if (!flags.quiet && newest) {
     std::string known;
@@ -115,17 +115,14 @@ int cmd_status(int argc, char** argv) {
     }
     if (newest->error) known = "DAMAGED";
     print(stdout, "%s: %s\n", where.display().c_str(),
-          code == 0 ? "OK" : code == kNotFresh ? "TOO OLD" : "DAMAGED");
+          fresh ? "OK" : kind == ErrorKind::kNotFresh ? "TOO OLD" : "DAMAGED");
     print(stdout, "  newest   %s (Jellyfin %s)\n", newest->name.c_str(), newest->version.value_or("unknown").c_str());
     print(stdout, "  created  %s, %s ago%s\n", newest->created.c_str(), format_duration(age).c_str(),
           max_age ? (" (--max-age " + format_duration(*max_age) + ")").c_str() : "");
     print(stdout, "  verified %s\n", known.c_str());
     print(stdout, "  archives %zu\n", catalog.archives.size());
   }
-  if (code == 0) return 0;
-  print(stderr, "jellyfin-backup: error: %s\n", error.c_str());
-  report_mode().error_line = error;
-  return code;
+  return fresh ? 0 : report_failure(kind, error);
 }
 
 }  // namespace jb::cli

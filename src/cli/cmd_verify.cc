@@ -80,7 +80,7 @@ int verify_dir(const std::string& arg, const CommonFlags& flags, ConsoleReporter
                 human_bytes(r.bytes).c_str());
       } else {
         ++damaged;
-        const std::string what = r.damage(a.name).substr(a.name.size() + 2);
+        const std::string what = r.damage_summary();
         if (first_damage.empty()) first_damage = shown + ": " + what;
         if (!flags.json) print(stdout, "DAMAGED  %s: %s\n", a.name.c_str(), what.c_str());
       }

@@ -1,13 +1,9 @@
 #include "jellyfin_backup/verify/verify.h"
 
-#include <limits.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdint>
-#include <cstdlib>
 #include <map>
 #include <memory>
 #include <set>
@@ -19,6 +15,7 @@
 #include "jellyfin_backup/error.h"
 #include "jellyfin_backup/io/interrupt.h"
 #include "jellyfin_backup/io/location.h"
+#include "jellyfin_backup/io/paths.h"
 #include "jellyfin_backup/io/store.h"
 
 namespace jb {
@@ -96,8 +93,10 @@ std::vector<std::string> VerifyResult::damaged_paths() const {
   return paths;
 }
 
-std::string VerifyResult::damage(const std::string& source) const {
-  std::string out = source + ": " + describe_problem(problems.front()) + "; " + std::to_string(bad_entries) +
+std::string VerifyResult::damage(const std::string& source) const { return source + ": " + damage_summary(); }
+
+std::string VerifyResult::damage_summary() const {
+  std::string out = describe_problem(problems.front()) + "; " + std::to_string(bad_entries) +
                     (bad_entries == 1 ? " bad entry" : " bad entries");
   // Which files, and whether what cannot be rebuilt (the config, the
   // databases) is among them: what the user asks next.
@@ -236,13 +235,11 @@ LocationVerified verify_location(const std::string& location, Reporter& reporter
   Location file = where;
   struct stat st;
   if (!where.is_rclone() && ::lstat(location.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
-    // A link the user named: open_source judges whether it may be followed
-    // (not in a directory others can write); then the file it names is
-    // verified, and gets the sidecar and record, in its own directory.
-    open_source(location);
-    std::unique_ptr<char, decltype(&std::free)> real(::realpath(location.c_str(), nullptr), std::free);
-    if (!real) throw io_error(location, "cannot resolve", errno);
-    file = parse_location(real.get());
+    // A link the user named (`latest.tar.zst`) is followed as open_source
+    // follows one: only through links nobody else could have put there
+    // (resolve_path refuses the others). The file it names is verified,
+    // and gets its sidecar and record, in its own directory.
+    file = parse_location(resolve_path(location, "archive"));
   }
   auto [dir, name] = split_file(file);
   auto store = open_store(dir);

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import e2e_util as u
+import restore_util as r
 
 UTC_ENV = {**os.environ, "TZ": "UTC"}
 # Long enough for any honest run here; a run that blocks on a FIFO never ends.
@@ -141,6 +142,22 @@ class FifoTest(StoreBase):
         res = self.run_bin(["verify", link])
         self.assertFails(res, 4, str(link), "symlink", "not followed")
 
+    @unittest.skipUnless(u.is_root(), "needs root: the directory link is planted by another user")
+    def test_our_link_through_a_planted_directory_link_is_refused_and_writes_nothing_there(self):
+        # `mine/latest.tar.zst` is ours, but it leads through the other user's store, where `sub`
+        # is their link to a directory of root's: root must not verify, nor write a sidecar or a
+        # check record, where that link points.
+        elsewhere = self.mkdir("elsewhere")
+        (elsewhere / "a.tar.zst").write_bytes(self.blob)
+        u.give_to_nobody(self.dir)
+        os.symlink(elsewhere, self.dir / "sub")
+        os.lchown(self.dir / "sub", u.NOBODY, u.NOBODY)
+        mine = self.mkdir("mine")
+        os.symlink(self.dir / "sub" / "a.tar.zst", mine / "latest.tar.zst")
+        res = self.run_bin(["verify", mine / "latest.tar.zst"])
+        self.assertFails(res, 4, "sub")
+        self.assertEqual(sorted(os.listdir(elsewhere)), ["a.tar.zst"], "nothing written through the link")
+
     def test_symlinked_archive_of_our_own_is_followed(self):
         # `latest.tar.zst` in a directory only we can write: named by the user, followed.
         real = self.dir / gen_name(utc(2026, 6, 1, 3))
@@ -242,6 +259,20 @@ class FutureDatedTest(StoreBase):
         by_name = {a["name"]: a for a in res.json()["archives"]}
         self.assertEqual(by_name[fakes[0]]["dated_in_future"], "2099-01-01T03:00:00Z")
         self.assertIsNone(by_name[real[4]]["dated_in_future"])
+
+
+class StatusTest(StoreBase):
+    def test_an_old_archive_under_a_fresh_name_is_not_fresh(self):
+        # Whoever can write the store can give an old archive today's name; its manifest still
+        # says when it was made (2026-11-25), and status goes by the older of the two.
+        name = gen_name(datetime.now(timezone.utc).replace(microsecond=0))
+        b = r.ArchiveBuilder()
+        b.base()
+        b.archive(self.dir / name)
+        res = self.run_bin(["status", self.dir, "--max-age", "1d", "--json"])
+        self.assertExit(res, 6)
+        self.assertEqual(res.json()["newest"]["name"], name)
+        self.assertGreater(res.json()["age_seconds"], 86400)
 
 
 class LockKeyTest(StoreBase):

@@ -48,6 +48,8 @@ struct VerifyResult {
   // config and the databases are intact" (or "DAMAGED: the config"), for
   // the error of a command that read a damaged archive.
   std::string damage(const std::string& source) const;
+  // The same without "<source>: ", for a line that names the archive itself.
+  std::string damage_summary() const;
 };
 
 // Damage of any kind ends up in the result (exit 3 material); only errors of
