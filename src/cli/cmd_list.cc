@@ -71,9 +71,9 @@ void print_table(const Location& where, const Catalog& catalog, std::int64_t now
 int cmd_list(int argc, char** argv) {
   cxxopts::Options options("jellyfin-backup list",
                            "List the archives of a backup directory, newest first: created, Jellyfin\n"
-                           "version, size, files, and what is known of its bytes (checked by verify on a date, damaged,\n"
-                           "changed since, or a sidecar only). Reads only\n"
-                           "each archive's manifest and sidecar.");
+                           "version, size, files, and what is known of its bytes (checked on a date,\n"
+                           "damaged, changed since, or a sidecar only). Reads only each archive's\n"
+                           "manifest, sidecar and check record.");
   options.custom_help("[DIR|rclone:REMOTE:path] [options]");
   options.add_options()
       ("dir", "Backup directory (default: output from the config file)", cxxopts::value<std::string>())

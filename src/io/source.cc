@@ -84,12 +84,6 @@ std::unique_ptr<Source> open_source(const Location& location) {
   return std::make_unique<RcloneSource>(location.path, location.display(), stat_remote_archive(location));
 }
 
-void check_source(const std::string& path) {
-  const Location location = parse_location(path);
-  if (location.is_rclone()) stat_remote_archive(location);
-  else open_source(location);  // a local open costs nothing; stdin is only checked
-}
-
 std::unique_ptr<Source> open_file_source(const std::string& path) {
   struct stat st;
   if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {

@@ -328,8 +328,6 @@ Restore::Restore(const RestoreOptions& options, Reporter& reporter)
 
 Restore::~Restore() = default;
 
-const Manifest& Restore::manifest() const { return s_->result.manifest; }
-
 RestoreResult Restore::run(double stop_grace_seconds) {
   if (s_->ran) throw std::logic_error("Restore::run called twice");
   s_->ran = true;

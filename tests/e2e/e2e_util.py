@@ -708,6 +708,14 @@ def pax_file_entry(name: str, data: bytes, mode: int = 0o644) -> bytes:
     return buf + data + b"\0" * pad
 
 
+def flip_keeping_mtime(path: Path):
+    """Flips the middle byte of a file and puts its mtime back, as someone hiding damage would
+    (the ctime still moves)."""
+    st = os.stat(path)
+    path.write_bytes(flip(path.read_bytes(), st.st_size // 2))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
 def flip(data: bytes, offset: int, xor: int = 0x55) -> bytes:
     b = bytearray(data)
     b[offset] ^= xor

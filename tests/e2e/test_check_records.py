@@ -9,19 +9,10 @@ Run: JB_BIN=build/jellyfin-backup python3 tests/e2e/test_check_records.py
 """
 
 import json
-import os
 import unittest
 from pathlib import Path
 
 import e2e_util as u
-
-
-def flip_keeping_mtime(path: Path):
-    st = os.stat(path)
-    blob = bytearray(path.read_bytes())
-    blob[len(blob) // 2] ^= 0x55
-    path.write_bytes(bytes(blob))
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 class CheckRecords(u.E2ETestCase):
@@ -74,14 +65,14 @@ class CheckRecords(u.E2ETestCase):
 
     def test_a_flipped_byte_with_its_mtime_kept_is_no_longer_checked(self):
         self.assertExit(u.run(["verify", self.new, "--quiet"]), 0)
-        flip_keeping_mtime(self.new)
+        u.flip_keeping_mtime(self.new)
         a = self.listing()[self.new.name]
         self.assertIs(a["verified"], False, a)
         self.assertEqual(a["check"], "changed")
         self.assertIn(" CHANGED ", self.row(self.new.name))
 
     def test_verify_dir_names_each_damaged_archive_and_exits_3(self):
-        flip_keeping_mtime(self.new)
+        u.flip_keeping_mtime(self.new)
         res = u.run(["verify", self.out])
         self.assertExit(res, 3)
         lines = res.stdout.splitlines()
@@ -96,7 +87,7 @@ class CheckRecords(u.E2ETestCase):
         self.assertTrue(self.listing()[self.old.name]["verified"])
 
     def test_verify_dir_json_lists_every_archive(self):
-        flip_keeping_mtime(self.new)
+        u.flip_keeping_mtime(self.new)
         res = u.run(["verify", self.out, "--json"])
         self.assertExit(res, 3)
         j = res.json()
@@ -114,7 +105,7 @@ class CheckRecords(u.E2ETestCase):
         self.assertEqual(len([l for l in res.stdout.splitlines() if l.startswith("OK")]), 2, res.describe())
 
     def test_a_damaged_newest_archive_fills_no_keep_slot(self):
-        flip_keeping_mtime(self.new)
+        u.flip_keeping_mtime(self.new)
         self.assertExit(u.run(["verify", self.out, "--quiet"]), 3)
         res = u.run(["prune", self.out, "--keep-last", "1", "--json"])
         self.assertExit(res, 0)
@@ -142,7 +133,7 @@ class DamageNamesTheFile(u.E2ETestCase):
         u.write_random_file((config if tree == "config" else data) / "big.bin", 400_000)
         out = self.tmp / "a.tar.zst"
         self.create(config, data, out, "--server-version", "10.11.0")
-        flip_keeping_mtime(out)  # the middle of the archive: inside big.bin (random data is stored raw)
+        u.flip_keeping_mtime(out)  # the middle of the archive: inside big.bin (random data is stored raw)
         return out
 
     def test_damaged_media_leaves_config_and_databases_intact(self):

@@ -9,20 +9,11 @@ a failing hook is a warning and never changes the exit status.
 Run: JB_BIN=build/jellyfin-backup python3 tests/e2e/test_status_and_hooks.py
 """
 
-import os
 import shlex
 import unittest
 from pathlib import Path
 
 import e2e_util as u
-
-
-def flip_keeping_mtime(path: Path):
-    st = os.stat(path)
-    blob = bytearray(path.read_bytes())
-    blob[len(blob) // 2] ^= 0x55
-    path.write_bytes(bytes(blob))
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 class Base(u.E2ETestCase):
@@ -81,7 +72,7 @@ class Status(Base):
 
     def test_a_damaged_newest_is_3(self):
         archive = self.make()
-        flip_keeping_mtime(archive)
+        u.flip_keeping_mtime(archive)
         self.assertExit(u.run(["verify", self.out, "--quiet"]), 3)
         res = u.run(["status", self.out, "--max-age", "1h"])
         self.assertExit(res, 3)

@@ -1,5 +1,5 @@
 // The check record "<archive>.checked": what the last full check of an
-// archive (verify, copy, list --check, verify DIR) found, kept beside it so
+// archive (verify ARCHIVE, verify DIR, copy) found, kept beside it so
 // that `list`, `prune` and `status` can say "checked at T" or "DAMAGED"
 // without reading the archive again.
 //

@@ -84,11 +84,6 @@ class RewindSource : public Source {
 std::unique_ptr<Source> open_source(const std::string& path);
 std::unique_ptr<Source> open_source(const Location& location);
 
-// Throws what open_source would, without reading anything (a remote
-// archive is only looked up): for checks that must come before a server
-// is stopped.
-void check_source(const std::string& path);
-
 // A local file (never standard input), as open_source opens one: only a
 // regular file, never through a symlink in its last component, opened
 // non-blocking so that a FIFO or a device put in its place cannot block us

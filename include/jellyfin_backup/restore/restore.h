@@ -74,8 +74,6 @@ class Restore {
   Restore(const Restore&) = delete;
   Restore& operator=(const Restore&) = delete;
 
-  const Manifest& manifest() const;
-
   // The rest, once the server is stopped: the running-server check
   // (allowing a stopped server `stop_grace_seconds` to exit), one pass over
   // the archive verifying every byte into staging, then the journaled swap.
