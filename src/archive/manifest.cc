@@ -149,9 +149,14 @@ Manifest Manifest::parse(std::string_view text) {
   }
   if (m.trees.empty()) throw bad_manifest("no trees");
 
-  for (const json& e : field(doc, "excludes", kArray)) {
+  // Restore matches the excludes against the current trees: bounded as
+  // create bounds them.
+  const json& excludes = field(doc, "excludes", kArray);
+  if (excludes.size() > format::kMaxExcludes) throw bad_manifest("more excludes than create accepts");
+  for (const json& e : excludes) {
     if (!e.is_string()) throw bad_manifest("an exclude is not a string");
     m.excludes.push_back(e.get<std::string>());
+    if (m.excludes.back().size() > format::kMaxExcludeBytes) throw bad_manifest("an exclude is too long");
   }
   // Keys added after format version 1 was first written are optional.
   if (auto lo = doc.find("left_out"); lo != doc.end()) {

@@ -58,6 +58,10 @@ inline constexpr std::uint64_t kMaxChecksumsBytes = 1ull << 30;
 // per level) and per-entry work bounded.
 inline constexpr std::size_t kMaxDepth = 256;            // components below the tree root
 inline constexpr std::size_t kMaxNameBytes = 255;        // one path component (NAME_MAX)
+// The --exclude patterns an archive records (restore matches them against
+// the current trees to keep what was left out): create accepts no more.
+inline constexpr std::size_t kMaxExcludes = 256;
+inline constexpr std::size_t kMaxExcludeBytes = 256;  // one pattern
 // Zero bytes a reader accepts after the first end-of-archive block (ours
 // write 512 more); two default tar records, so a stream GNU tar padded to
 // its 10240-byte records still reads, but no endless stream of zeros does.
