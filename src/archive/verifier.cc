@@ -37,15 +37,15 @@ void Verifier::add_sum(const std::string& path, std::uint64_t entry_index, std::
 }
 
 void Verifier::add(std::string path, std::string problem, std::string expected,
-                   std::string actual) {
+                   std::string actual, ProblemKind kind) {
   std::uint64_t index = path.empty() ? kArchiveWide : index_ - 1;
-  add_at(index, std::move(path), std::move(problem), std::move(expected), std::move(actual));
+  add_at(index, std::move(path), std::move(problem), std::move(expected), std::move(actual), kind);
 }
 
 // Problems are what every refused entry leaves behind: capped, so that an
 // archive of a million bad entries costs no more than a thousand.
 void Verifier::add_at(std::uint64_t index, std::string path, std::string problem,
-                      std::string expected, std::string actual) {
+                      std::string expected, std::string actual, ProblemKind kind) {
   if (problems_.size() > kMaxProblems) return;
   if (problems_.size() == kMaxProblems) {
     problems_.push_back({index, {}, "more than " + std::to_string(kMaxProblems) +
@@ -54,7 +54,7 @@ void Verifier::add_at(std::uint64_t index, std::string path, std::string problem
     return;
   }
   problems_.push_back(
-      {index, std::move(path), std::move(problem), std::move(expected), std::move(actual)});
+      {index, std::move(path), std::move(problem), std::move(expected), std::move(actual), kind});
 }
 
 void Verifier::refuse(std::string problem, std::string expected, std::string actual) {
@@ -351,7 +351,8 @@ void Verifier::compare_checksums() {
       ++lines;
       auto it = sums_.find(line.path);
       if (it == sums_.end()) {
-        add(line.path, "listed in " + list_name + " but missing from the archive");
+        add(line.path, "listed in " + list_name + " but missing from the archive", {}, {},
+            ProblemKind::kContent);
         return;
       }
       FileSum& sum = it->second;
@@ -360,7 +361,8 @@ void Verifier::compare_checksums() {
         return;
       }
       sum.listed = true;
-      if (sum.hex != line.hex) add_at(sum.entry_index, line.path, "checksum mismatch", line.hex, sum.hex);
+      if (sum.hex != line.hex)
+        add_at(sum.entry_index, line.path, "checksum mismatch", line.hex, sum.hex, ProblemKind::kContent);
     });
   } catch (const Error& e) {
     add(list_name, e.what());
@@ -371,7 +373,7 @@ void Verifier::compare_checksums() {
     add(list_name, "lists more files than the manifest announced (" + std::to_string(max_lines - 1) +
                        ", and " + std::string(format::kManifestName) + ")");
   for (const auto& [path, sum] : sums_) {
-    if (!sum.listed) add_at(sum.entry_index, path, "not listed in " + list_name);
+    if (!sum.listed) add_at(sum.entry_index, path, "not listed in " + list_name, {}, {}, ProblemKind::kContent);
   }
 }
 
@@ -382,7 +384,7 @@ void Verifier::compare_counts() {
       if (announced != found)
         add("", "tree " + tree.name + "/: the manifest announces " + count_text(announced, unit) +
                     ", the archive holds " + count_text(found, unit),
-            std::to_string(announced), std::to_string(found));
+            std::to_string(announced), std::to_string(found), ProblemKind::kCount);
     };
     check(tree.files, count.files, "files");
     check(tree.bytes, count.bytes, "bytes");

@@ -1,5 +1,6 @@
 #include <cstdio>
 #include <optional>
+#include <set>
 
 #include "cli/options.h"
 #include "jellyfin_backup/io/source.h"
@@ -13,6 +14,25 @@ nlohmann::json diff_json(const TreeDiff& d) {
           {"changed", d.changed},       {"unchanged", d.unchanged},
           {"added_paths", d.added_paths}, {"removed_paths", d.removed_paths},
           {"changed_paths", d.changed_paths}};
+}
+
+// What a tree keeps from the current one, and why: the first few paths
+// (their reasons, once each), then a count.
+void print_kept(const RestoredTree& t, bool dry_run) {
+  if (t.kept.empty()) return;
+  std::uint64_t entries = 0, bytes = 0;
+  for (const auto& k : t.kept) {
+    entries += k.entries;
+    bytes += k.bytes;
+  }
+  constexpr std::size_t kShown = 4;
+  std::string list;
+  for (std::size_t i = 0; i < t.kept.size() && i < kShown; ++i)
+    list += (i ? ", " : "") + t.kept[i].path + " (" + t.kept[i].reason + ")";
+  if (t.kept.size() > kShown) list += " and " + std::to_string(t.kept.size() - kShown) + " more";
+  print(stdout, "          %s from the current tree: %s: %llu %s, %s\n", dry_run ? "would keep" : "kept",
+        list.c_str(), static_cast<unsigned long long>(entries), entries == 1 ? "entry" : "entries",
+        human_bytes(bytes).c_str());
 }
 
 void print_human(const std::string& archive, const RestoreResult& r) {
@@ -37,6 +57,24 @@ void print_human(const std::string& archive, const RestoreResult& r) {
       print(stdout, " (new)");
     }
     print(stdout, "\n");
+    print_kept(t, r.dry_run);
+  }
+  if (!r.skipped_damaged.empty()) {
+    const std::set<std::string> skipped(r.skipped_damaged.begin(), r.skipped_damaged.end());
+    std::size_t kept = 0;
+    for (const auto& t : r.trees)
+      for (const auto& k : t.kept) kept += skipped.count(k.path);
+    constexpr std::size_t kShown = 4;
+    std::string list;
+    for (std::size_t i = 0; i < r.skipped_damaged.size() && i < kShown; ++i)
+      list += (i ? ", " : "") + r.skipped_damaged[i];
+    if (r.skipped_damaged.size() > kShown) list += " and " + std::to_string(r.skipped_damaged.size() - kShown) + " more";
+    const std::size_t missing = r.skipped_damaged.size() - kept;
+    std::string fate = missing == 0 ? "kept as in the current trees"
+                                    : std::to_string(kept) + " kept as in the current trees, " + std::to_string(missing) +
+                                          " not restored (not in the current trees either)";
+    print(stdout, "%s %zu damaged %s (--skip-damaged): %s; %s\n", r.dry_run ? "Would skip" : "Skipped",
+          r.skipped_damaged.size(), r.skipped_damaged.size() == 1 ? "file" : "files", list.c_str(), fate.c_str());
   }
   if (r.dry_run) print(stdout, "Nothing was changed (--dry-run).\n");
 }
@@ -66,6 +104,10 @@ int cmd_restore(int argc, char** argv) {
       ("dry-run", "Extract and verify into staging, report what would change, change nothing")
       ("keep-old", "Keep the replaced trees as <target>.bak-<UTC stamp> (the default)")
       ("discard-old", "Delete the replaced trees after the swap")
+      ("skip-damaged", "Restore an archive whose damage is to some files' contents only (not the config, "
+                       "not a database): those files are kept as they are in the current trees")
+      ("no-keep-excluded", "Do not keep what the archive left out (its --exclude matches, the log, cache "
+                           "and transcode directories) from the current trees: restore the archive alone")
       ("server-version", "Installed Jellyfin version (default: found in the package database or logs); "
                          "an archive from a newer one is refused",
        cxxopts::value<std::string>(), "V")
@@ -95,6 +137,8 @@ int cmd_restore(int argc, char** argv) {
     throw flag_error("restore", "--keep-old and --discard-old exclude each other");
   opts.dry_run = parsed->count("dry-run") > 0;
   opts.discard_old = parsed->count("discard-old") > 0;
+  opts.keep_excluded = parsed->count("no-keep-excluded") == 0;
+  opts.skip_damaged = parsed->count("skip-damaged") > 0;
   opts.allow_special = parsed->count("allow-special") > 0;
   opts.force = parsed->count("force") > 0;
   const Install install = locate_from_flags(*parsed);
@@ -134,12 +178,18 @@ int cmd_restore(int argc, char** argv) {
                           {"bytes", t.bytes},
                           {"inside", t.inside ? nlohmann::json(*t.inside) : nlohmann::json()}};
       if (t.diff) j["changes"] = diff_json(*t.diff);
+      nlohmann::json kept = nlohmann::json::array();
+      for (const auto& k : t.kept)
+        kept.push_back({{"path", k.path}, {"reason", k.reason}, {"entries", k.entries}, {"bytes", k.bytes}});
+      j["kept"] = std::move(kept);
       trees.push_back(std::move(j));
     }
     print_json({{"command", "restore"},
                 {"ok", true},
                 {"archive", opts.archive},
                 {"dry_run", result.dry_run},
+                {"keep_excluded", opts.keep_excluded},
+                {"skipped_damaged", result.skipped_damaged},
                 {"trees", trees},
                 {"seconds", result.seconds},
                 {"installed_version", opts.server_version ? nlohmann::json(*opts.server_version) : nlohmann::json()},

@@ -200,7 +200,8 @@ class RestoreConsumer : public EntryConsumer {
 
   // The manifest was read and checked before (Restore::prepare); these are
   // the same bytes, replayed.
-  void on_manifest(const Manifest&) override {
+  void on_manifest(const Manifest& manifest) override {
+    manifest_ = manifest;
     staging_.reserve(trees_.size());
     nested_.resize(trees_.size());
     for (const auto& t : trees_)
@@ -261,6 +262,21 @@ class RestoreConsumer : public EntryConsumer {
     }
   }
 
+  // A tree's staged root, once placed.
+  DirFd staged_dir(std::size_t tree) {
+    const TreeTarget& t = trees_[tree];
+    if (!t.nested_in) {
+      const StagingDir& s = staging_for(tree);
+      UniqueFd fd(::dup(s.fd()));
+      if (!fd) throw io_error(s.path(), "cannot open", errno);
+      return DirFd(std::move(fd), s.path());
+    }
+    const StagingDir& outer = staging_for(*t.nested_in);
+    UniqueFd fd(::dup(outer.fd()));
+    if (!fd) throw io_error(outer.path(), "cannot open", errno);
+    return DirFd(std::move(fd), outer.path()).open_beneath(t.nested_path);
+  }
+
   // Where a tree's staged root is once placed.
   std::string staged_root(std::size_t tree) {
     const TreeTarget& t = trees_[tree];
@@ -272,6 +288,8 @@ class RestoreConsumer : public EntryConsumer {
   void end_entry() override { extractor_->end_entry(); }
 
   bool prepared() const { return extractor_ != nullptr; }
+  const Manifest& manifest() const { return manifest_; }
+  const std::vector<std::string>& roots() const { return roots_; }
   SafeExtractor& extractor() { return *extractor_; }
   std::vector<StagingDir>& staging() { return staging_; }
 
@@ -280,10 +298,91 @@ class RestoreConsumer : public EntryConsumer {
   std::vector<TreeTarget> trees_;
   std::vector<std::string> roots_;
   Reporter& reporter_;
+  Manifest manifest_;
   std::vector<StagingDir> staging_;  // trees that are not nested, in order
   std::vector<UniqueFd> nested_;     // by tree: the nested trees' temporary roots
   std::unique_ptr<SafeExtractor> extractor_;
 };
+
+// --skip-damaged: which files the restore leaves out (those of the trees
+// restored whose content is damaged), or the refusal.
+std::vector<std::string> damaged_to_skip(const VerifyResult& v, const RestoreOptions& options,
+                                         const std::vector<TreeTarget>& trees, const std::string& name,
+                                         Reporter& reporter) {
+  const std::string untouched = "nothing was restored; the targets are untouched";
+  auto restored = [&](const std::string& tree) {
+    return std::any_of(trees.begin(), trees.end(), [&](const TreeTarget& t) { return t.name == tree; });
+  };
+  const bool config = v.config_damaged() && restored(std::string(format::kConfigTree));
+  const bool database = v.database_damaged() && restored(std::string(format::kDataTree));
+  const bool content_only = v.content_damage_only();
+  if (!options.skip_damaged || !content_only || config || database) {
+    std::string hint = untouched;
+    if (content_only && !config && !database)
+      hint += "; --skip-damaged restores the rest, keeping the damaged files from the current trees";
+    else if (options.skip_damaged && !content_only)
+      hint += "; --skip-damaged cannot help: the damage is not confined to files' contents";
+    else if (options.skip_damaged)
+      hint += std::string("; --skip-damaged cannot help: ") + (config ? "the config" : "a database") +
+              " is damaged, and it is not optional";
+    throw damaged_error(v.damage(name), hint);
+  }
+  std::vector<std::string> skipped;
+  for (const auto& path : v.content_damaged()) {
+    const std::string tree = path.substr(0, path.find('/'));
+    if (restored(tree) && path.size() > tree.size() + 1) skipped.push_back(path);
+  }
+  for (const Problem& p : v.problems)
+    if (p.kind == ProblemKind::kFrame)
+      reporter.warning(name + ": " + p.problem + "; the files in it whose contents verified are restored, "
+                       "but their metadata (owner, mode, times, link targets) has no checksum of its own");
+  return skipped;
+}
+
+// A damaged file out of the staged tree, before the current one is kept in
+// its place. One with other names in the archive (hard links) would leave
+// its damaged content under them: refused.
+void drop_from_staging(const DirFd& staged, const std::string& rel, const std::string& path) {
+  const std::size_t slash = rel.rfind('/');
+  std::optional<DirFd> parent_holder;
+  const DirFd* parent = &staged;
+  if (slash != std::string::npos) {
+    try {
+      parent_holder = staged.open_beneath(rel.substr(0, slash));
+    } catch (const Error&) {
+      return;  // its directory was never made: nothing of it is staged
+    }
+    parent = &*parent_holder;
+  }
+  const std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+  const std::optional<struct stat> st = parent->stat_at(name);
+  if (!st) return;
+  if (S_ISDIR(st->st_mode) || st->st_nlink > 1)
+    throw refused_error(path + ": damaged, and " + (S_ISDIR(st->st_mode) ? "a directory" : "hard-linked elsewhere in the archive") +
+                            ": --skip-damaged cannot leave it out alone",
+                        "nothing was restored; the targets are untouched");
+  if (::unlinkat(parent->fd(), name.c_str(), 0) != 0) throw io_error(parent->path_of(name), "cannot remove", errno);
+}
+
+// What the archive left out of tree `i` that the current tree has, linked
+// into its staged tree (before the extractor's last pass: the directories
+// the archive has get their mtimes after the links are made).
+std::vector<KeptEntry> keep_left_out(const std::vector<TreeTarget>& trees, std::size_t i, const KeepRule& rule,
+                                     RestoreConsumer& consumer, Reporter& reporter) {
+  const TreeTarget& t = trees[i];
+  if (rule.empty()) return {};
+  std::optional<DirFd> current = open_target_parent(t.target, consumer.roots()).open_dir_if_exists(name_of(t.target));
+  if (!current) return {};
+  std::vector<std::string> skip;  // a tree nested in this one is kept on its own
+  for (const auto& inner : trees)
+    if (inner.nested_in && trees[*inner.nested_in].name == t.name) skip.push_back(inner.nested_path);
+  try {
+    return keep_from_current(*current, consumer.staged_dir(i), rule, skip, reporter);
+  } catch (const Error& e) {
+    if (!e.hint().empty()) throw;
+    throw e.with_hint("nothing was restored; --no-keep-excluded restores without what the archive left out");
+  }
+}
 
 // The most of an archive's head restore reads (and remembers) to get its
 // manifest before the server is stopped: the manifest's frame, compressed
@@ -401,14 +500,27 @@ RestoreResult Restore::finish() {
   VerifierPolicy policy;
   policy.special = options.allow_special ? VerifierPolicy::Special::kAllow : VerifierPolicy::Special::kRefuse;
   VerifyResult verified = verify_archive(*source, reporter, &consumer, policy);
-  if (!verified.ok()) {
-    throw damaged_error(verified.damage(source->name()), "nothing was restored; the targets are untouched");
-  }
+  if (!verified.ok()) result.skipped_damaged = damaged_to_skip(verified, options, trees, source->name(), reporter);
   if (!consumer.prepared()) throw damaged_error(source->name() + ": no manifest");
   result.manifest = *verified.manifest;
 
-  // Fourth, finish the staged trees and make them durable before any swap.
+  // Fourth, finish the staged trees and make them durable before any swap:
+  // what the archive left out, and the damaged files --skip-damaged left
+  // out, taken from the current trees.
   consumer.place_nested();
+  std::vector<std::vector<KeptEntry>> kept(trees.size());
+  for (std::size_t i = 0; i < trees.size(); ++i) {
+    KeepRule rule = options.keep_excluded ? KeepRule::left_out_by(consumer.manifest(), trees[i].name)
+                                          : KeepRule(trees[i].name);
+    const std::string prefix = trees[i].name + "/";
+    for (const auto& path : result.skipped_damaged) {
+      if (!path.starts_with(prefix)) continue;
+      const std::string rel = path.substr(prefix.size());
+      drop_from_staging(consumer.staged_dir(i), rel, path);
+      rule.add(rel, "damaged in the archive");
+    }
+    kept[i] = keep_left_out(trees, i, rule, consumer, reporter);
+  }
   consumer.extractor().finish();
   for (std::size_t i = 0; i < trees.size(); ++i) {
     // Caught here, not by a server that refuses to start.
@@ -434,7 +546,7 @@ RestoreResult Restore::finish() {
   for (std::size_t i = 0; i < trees.size(); ++i) {
     const TreeTarget& t = trees[i];
     const ManifestTree* mt = result.manifest.find_tree(t.name);
-    RestoredTree out{t.name, t.target, false, std::nullopt, mt->files, mt->bytes, {}, {}};
+    RestoredTree out{t.name, t.target, false, std::nullopt, mt->files, mt->bytes, {}, {}, std::move(kept[i])};
     struct stat st;
     out.target_existed = ::lstat(t.target.c_str(), &st) == 0;
     if (t.nested_in) {

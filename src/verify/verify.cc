@@ -93,6 +93,36 @@ std::vector<std::string> VerifyResult::damaged_paths() const {
   return paths;
 }
 
+bool VerifyResult::config_damaged() const {
+  for (const Problem& p : problems)
+    if (p.path.starts_with("config/") || p.path == "config") return true;
+  return false;
+}
+
+bool VerifyResult::database_damaged() const {
+  for (const Problem& p : problems)
+    if (is_database(p.path)) return true;
+  return false;
+}
+
+bool VerifyResult::content_damage_only() const {
+  if (!read_to_end || !manifest) return false;
+  bool content = false;
+  for (const Problem& p : problems) {
+    if (p.kind == ProblemKind::kStructure) return false;
+    content = content || p.kind == ProblemKind::kContent;
+  }
+  return content;
+}
+
+std::vector<std::string> VerifyResult::content_damaged() const {
+  std::vector<std::string> paths;
+  std::set<std::string> seen;
+  for (const Problem& p : problems)
+    if (p.kind == ProblemKind::kContent && seen.insert(p.path).second) paths.push_back(p.path);
+  return paths;
+}
+
 std::string VerifyResult::damage(const std::string& source) const { return source + ": " + damage_summary(); }
 
 std::string VerifyResult::damage_summary() const {
@@ -104,11 +134,7 @@ std::string VerifyResult::damage_summary() const {
   constexpr std::size_t kShown = 3;
   for (std::size_t i = 0; i < paths.size() && i < kShown; ++i) out += (i == 0 ? ": " : ", ") + paths[i];
   if (paths.size() > kShown) out += " and " + std::to_string(paths.size() - kShown) + " more";
-  bool config = false, database = false;
-  for (const auto& p : paths) {
-    config = config || p.starts_with("config/");
-    database = database || is_database(p);
-  }
+  const bool config = config_damaged(), database = database_damaged();
   if (config || database)
     out += std::string("; DAMAGED: ") + (config ? "the config" : "") + (config && database ? " and " : "") +
            (database ? "a database" : "");

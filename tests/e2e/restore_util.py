@@ -59,6 +59,22 @@ def snapshot_diff(before: dict, after: dict) -> list[str]:
     return problems
 
 
+def without_nlink(snap: dict, below: list[bytes]) -> dict:
+    """`snap` with the link count of the files at or below `below` cleared: a restore that keeps
+    them from the old tree (hard links) adds one."""
+    def inside(p: bytes) -> bool:
+        return any(p == b or p.startswith(b + b"/") for b in below)
+    return {p: dataclasses.replace(e, nlink=0) if inside(p) and e.kind != "dir" else e
+            for p, e in snap.items()}
+
+
+def dirs_anew(snap: dict) -> dict:
+    """`snap` without the directories' inode identity (and link count): for a tree whose
+    directories were made anew around the same files."""
+    return {p: dataclasses.replace(e, ino=None, nlink=0) if e.kind == "dir" else e
+            for p, e in snap.items()}
+
+
 def xxh128_hex(data: bytes, _cache={}) -> str:
     """XXH3-128 of `data` as xxh128sum prints it (computed by the xxh128sum CLI)."""
     key = hashlib.sha256(data).digest()

@@ -220,15 +220,24 @@ class RestoreNested(NestedCase):
         skip = [] if flags else self.left_out_rel(layout)
         self.assertSameTree(src[outer], dst[outer], skip, res)
         self.assertSameTree(src[inner], dst[inner], res=res)
-        if not flags:
-            for p in skip:
-                self.assertFalse(os.path.lexists(dst[outer] / p), f"{p} came back from nowhere")
         # The old install kept whole, as ONE backup of the outer tree (inodes and all: moved).
         baks = r.backups(parent)
         self.assertEqual(baks, r.backups(parent, dst[outer].name), res.describe())
         self.assertEqual(len(baks), 1, f"expected one {dst[outer].name}.bak-* in "
                          f"{u.list_dir(parent)}\n{res.describe()}")
-        self.assertEqual(r.snapshot_diff(before, u.snapshot(parent / baks[0])), [])
+        # What the archive left out (log, cache) is kept from the tree it replaced: the very
+        # files (hard links: they gained a link), in the restored tree as in the old one.
+        kept = [p.encode() for p in skip if os.path.lexists(parent / baks[0] / p)]
+        self.assertEqual(kept, [p.encode() for p in skip], "the target install has them")
+        for p in kept:  # files linked, directories made alike
+            self.assertEqual(r.snapshot_diff(r.dirs_anew(u.snapshot(parent / baks[0] / p.decode())),
+                                             r.dirs_anew(u.snapshot(dst[outer] / p.decode()))), [])
+        self.assertEqual(r.snapshot_diff(r.without_nlink(before, kept),
+                                         r.without_nlink(u.snapshot(parent / baks[0]), kept)), [])
+        if not flags:
+            by_tree = {t["name"]: t for t in res.json()["trees"]}
+            self.assertEqual(sorted(k["path"] for t in by_tree.values() for k in t["kept"]),
+                             sorted(LEFT_OUT[layout].values()))
         self.assertEqual(sorted(set(u.list_dir(parent)) - set(listing)), baks)
         self.assertEqual(r.leftovers(parent), [])
         self.assertEqual(r.leftovers(dst[outer]), [])

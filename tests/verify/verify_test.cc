@@ -584,3 +584,37 @@ TEST_CASE("VerifyResult::damage names the entries and what of value they hit", "
   cut.bad_entries = 1;
   CHECK(cut.damage("x").find("intact") == std::string::npos);
 }
+
+TEST_CASE("verify: problems say their kind, and whether the damage is to contents only", "[verify]") {
+  // A wrong sum: content damage, which restore --skip-damaged can restore around.
+  std::string wrong_sums = jb::format_checksum_line(std::string(32, '0'), "data/a.txt");
+  std::string bytes = build_archive({{"data", 'd', ""}, {"data/a.txt", '-', "alpha"}}, 1, 5, 2, wrong_sums);
+  jb::VerifyResult r = verify_bytes(bytes);
+  auto it = std::find_if(r.problems.begin(), r.problems.end(),
+                         [](const jb::Problem& p) { return p.path == "data/a.txt"; });
+  REQUIRE(it != r.problems.end());
+  CHECK(it->kind == jb::ProblemKind::kContent);
+  // (The manifest's own sum is missing from that list: content damage of MANIFEST.json.)
+  CHECK(std::find(r.content_damaged().begin(), r.content_damaged().end(), "data/a.txt") != r.content_damaged().end());
+
+  // Counts that differ: what missing content entails, not structure.
+  jb::VerifyResult counts = verify_bytes(build_archive({{"data", 'd', ""}, {"data/a.txt", '-', "alpha"}}, 2, 5, 2));
+  REQUIRE_FALSE(counts.ok());
+  for (const auto& p : counts.problems) CHECK(p.kind == jb::ProblemKind::kCount);
+  CHECK_FALSE(counts.content_damage_only());  // no file to leave out: nothing to skip
+
+  // An unsafe entry is structure: never restored around.
+  jb::VerifyResult unsafe = verify_bytes(build_archive({{"data", 'd', ""}, {"data/../x", '-', "x"}}, 1, 1, 2));
+  REQUIRE_FALSE(unsafe.ok());
+  CHECK_FALSE(unsafe.content_damage_only());
+
+  // A damaged frame beside file damage, read to the end: contents only.
+  jb::VerifyResult frame;
+  frame.manifest = jb::Manifest{};
+  frame.problems.push_back({0, "", "zstd frame 2: content checksum mismatch", "", "", jb::ProblemKind::kFrame});
+  frame.problems.push_back({3, "data/x.jpg", "checksum mismatch", "a", "b", jb::ProblemKind::kContent});
+  CHECK(frame.content_damage_only());
+  CHECK(frame.content_damaged() == std::vector<std::string>{"data/x.jpg"});
+  frame.read_to_end = false;
+  CHECK_FALSE(frame.content_damage_only());
+}

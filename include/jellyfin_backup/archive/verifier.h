@@ -38,12 +38,22 @@
 
 namespace jb {
 
+// What a problem says about the archive, for callers that act on it
+// (restore --skip-damaged may restore around content damage, nothing else).
+enum class ProblemKind {
+  kStructure,  // unsafe, malformed or unreadable: the archive as a whole is suspect
+  kContent,    // a file's content does not match its checksum, or has none, or is missing
+  kCount,      // a tree's counts differ from the manifest's (what content damage entails)
+  kFrame,      // a zstd frame failed its checksum (the file checksums say which files)
+};
+
 struct Problem {
   std::uint64_t entry_index = 0;  // archive order, for "first bad entry"
   std::string path;               // entry path; empty for archive-wide problems
   std::string problem;
   std::string expected;  // for checksum and count mismatches
   std::string actual;
+  ProblemKind kind = ProblemKind::kStructure;
 };
 
 // "<path>: <problem> (expected X, actual Y)", the one line users see.
@@ -81,7 +91,7 @@ class Verifier {
   void stream_failed(const std::string& message, bool in_entry = true);
   // A problem of the archive as a whole (a zstd frame that failed its
   // checksum); reported after the entries it may explain.
-  void archive_problem(const std::string& message) { add("", message); }
+  void archive_problem(const std::string& message) { add("", message, {}, {}, ProblemKind::kFrame); }
   // After the end-of-archive marker: completeness checks. Sorts problems into
   // archive order.
   void finish();
@@ -113,9 +123,10 @@ class Verifier {
   };
 
   void add(std::string path, std::string problem, std::string expected = {},
-           std::string actual = {});
+           std::string actual = {}, ProblemKind kind = ProblemKind::kStructure);
   void add_at(std::uint64_t index, std::string path, std::string problem,
-              std::string expected = {}, std::string actual = {});
+              std::string expected = {}, std::string actual = {},
+              ProblemKind kind = ProblemKind::kStructure);
   bool check_path(const std::string& path);
   bool check_counts(const ManifestTree& tree, bool file);
   bool check_special(archive_entry* entry);

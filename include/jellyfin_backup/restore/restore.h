@@ -5,7 +5,8 @@
 // other is staged inside the other's staging directory and swapped with
 // it, in one rename) -> every entry through the
 // Verifier into the SafeExtractor (restore is "verify, plus write") -> all
-// verified? directory metadata, syncfs -> journal -> swap (swap.h).
+// verified? what the archive left out linked in from the current trees
+// (kept_entries.h) -> directory metadata, syncfs -> journal -> swap (swap.h).
 // Any failure before the journal removes the staging directories and leaves
 // the targets exactly as they were.
 #pragma once
@@ -18,6 +19,7 @@
 
 #include "jellyfin_backup/archive/manifest.h"
 #include "jellyfin_backup/reporter.h"
+#include "jellyfin_backup/restore/kept_entries.h"
 #include "jellyfin_backup/restore/tree_diff.h"
 
 namespace jb {
@@ -29,6 +31,14 @@ struct RestoreOptions {
   std::optional<std::string> only;     // --only data|config
   bool dry_run = false;                // --dry-run: everything but the swap
   bool discard_old = false;            // --discard-old (default: --keep-old)
+  // What the archive left out (its excludes, the log/cache/transcode
+  // directories) is kept from the current trees (kept_entries.h);
+  // --no-keep-excluded clears it: the restored trees are the archive's alone.
+  bool keep_excluded = true;
+  // --skip-damaged: an archive whose damage is to some files' contents only
+  // (not the config, not a database) is restored without them; the current
+  // trees' versions are kept in their place (kept_entries.h).
+  bool skip_damaged = false;
   bool force = false;                  // --force: override the version guard and running check
   // --allow-special: restore device nodes and setuid/setgid files (as root:
   // as archived). Without it they are refused as an unsafe archive.
@@ -48,6 +58,7 @@ struct RestoredTree {
   std::uint64_t bytes = 0;
   std::optional<TreeDiff> diff;  // with --dry-run
   std::optional<std::string> inside;  // restored as part of this tree (nested targets)
+  std::vector<KeptEntry> kept;        // taken from the current tree: the archive left it out
 };
 
 struct RestoreResult {
@@ -55,6 +66,7 @@ struct RestoreResult {
   std::vector<RestoredTree> trees;
   bool dry_run = false;
   std::optional<std::string> forced;  // what --force overrode
+  std::vector<std::string> skipped_damaged;  // --skip-damaged: archive paths not restored
   double seconds = 0;
   std::vector<std::string> warnings;
 };

@@ -44,6 +44,15 @@ struct VerifyResult {
   bool ok() const { return problems.empty(); }
   // The entries with a problem, archive order, each once.
   std::vector<std::string> damaged_paths() const;
+  // Whether the config tree, or a Jellyfin database, is among them: what
+  // cannot be rebuilt.
+  bool config_damaged() const;
+  bool database_damaged() const;
+  // The damage is to files' contents only (ProblemKind kContent, with the
+  // count and frame problems that entails), the archive read to its end:
+  // every other entry verified. Then content_damaged() lists those files.
+  bool content_damage_only() const;
+  std::vector<std::string> content_damaged() const;
   // "<source>: <first problem>; N bad entries: a, b, c and 4 more; the
   // config and the databases are intact" (or "DAMAGED: the config"), for
   // the error of a command that read a damaged archive.
