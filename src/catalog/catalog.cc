@@ -30,6 +30,7 @@
 #include "jellyfin_backup/io/interrupt.h"
 #include "jellyfin_backup/utc_time.h"
 #include "jellyfin_backup/verify/inspect.h"
+#include "jellyfin_backup/verify/verify.h"
 
 namespace jb {
 namespace {
@@ -37,7 +38,6 @@ namespace {
 // The manifest frame is a few hundred bytes; this leaves room for a large
 // manifest (many excludes) without fetching more than one request's worth.
 constexpr std::uint64_t kHeadBytes = 64 * 1024;
-constexpr std::size_t kHashBlock = 1 << 20;
 
 bool is_candidate(const std::string& name) {
   return !name.empty() && name[0] != '.' && format::has_archive_suffix(name);
@@ -57,6 +57,10 @@ class SharedProgress {
     progress_.bytes_done += bytes;
     progress_.files_done += files;
     reporter_.progress(progress_);
+  }
+  void warning(const std::string& message) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    reporter_.warning(message);
   }
 
  private:
@@ -284,20 +288,40 @@ void read_check_record(const Store& store, Job& job, const std::optional<std::st
   if (!record->ok) info.damage = record->problem.empty() ? std::string("damaged") : record->problem;
 }
 
-// Throws Error(kRuntime) when another thread's failure stopped the run:
-// nobody waits minutes for a hash whose result will be thrown away.
-std::string hash_archive(const Store& store, const std::string& name, SharedProgress& progress,
-                         const std::atomic<bool>& failed) {
-  auto inner = store.open(name);
-  HashingSource source(*inner);
-  std::vector<char> buffer(kHashBlock);
-  while (std::size_t n = source.read(buffer.data(), buffer.size())) {
-    throw_if_interrupted();
-    if (failed) throw Error(ErrorKind::kRuntime, "stopped: reading another archive failed");
-    progress.add(n, 0);
+// One archive's check, as seen by the run's shared progress: this
+// archive's bytes are added as they are read, its warnings passed on.
+class CheckReporter : public Reporter {
+ public:
+  CheckReporter(SharedProgress& shared, const std::atomic<bool>& failed) : shared_(shared), failed_(failed) {}
+  void warning(const std::string& message) override { shared_.warning(message); }
+  void progress(const Progress& p) override {
+    // Nobody waits minutes for a check whose result will be thrown away.
+    if (failed_) throw Error(ErrorKind::kRuntime, "stopped: reading another archive failed");
+    if (p.bytes_done > done_) shared_.add(p.bytes_done - done_, 0);
+    done_ = std::max(done_, p.bytes_done);
   }
+
+ private:
+  SharedProgress& shared_;
+  const std::atomic<bool>& failed_;
+  std::uint64_t done_ = 0;
+};
+
+// --check: the archive read whole by the one judge, as `verify` reads it;
+// its finding recorded beside it (verify_stored: the check record, and the
+// sidecar when intact), and what the listing knows updated from it.
+void check_archive(const Store& store, Job& job, const std::optional<std::string>& sidecar_hex,
+                   SharedProgress& progress, const std::atomic<bool>& failed) {
+  CheckReporter reporter(progress, failed);
+  const StoredVerified v = verify_stored(store, job.info.name, reporter);
   progress.add(0, 1);
-  return source.hex_digest();
+  ArchiveInfo& info = job.info;
+  if (sidecar_hex && *sidecar_hex != v.xxh128 && !v.sidecar) info.sidecar = SidecarState::kMismatch;
+  else if (v.sidecar) info.sidecar = SidecarState::kMatches;  // (re)written from this check
+  info.check = v.result.ok() ? CheckState::kChecked : CheckState::kDamaged;
+  info.checked_at = v.record ? v.record->checked : static_cast<std::int64_t>(std::time(nullptr));
+  info.damage.reset();
+  if (!v.result.ok()) info.damage = v.result.damage_summary();
 }
 
 void read_one(const Store& store, const CatalogOptions& options, Job& job, SharedProgress& progress,
@@ -310,15 +334,7 @@ void read_one(const Store& store, const CatalogOptions& options, Job& job, Share
   read_check_record(store, job, hex);
   // A stale sidecar may still hold the right hash (a copy that did not
   // keep times); --check settles it either way.
-  if (options.check && hex) {
-    job.info.sidecar = hash_archive(store, job.info.name, progress, failed) == *hex
-                           ? SidecarState::kMatches
-                           : SidecarState::kMismatch;
-    if (job.info.sidecar == SidecarState::kMismatch) {
-      job.info.check = CheckState::kDamaged;
-      job.info.damage = "its bytes do not match its sidecar";
-    }
-  }
+  if (options.check && !job.info.error) check_archive(store, job, hex, progress, failed);
 }
 
 }  // namespace
@@ -393,10 +409,8 @@ Catalog read_catalog(const Store& store, const CatalogOptions& options, Reporter
     job.info.name = f.name;
     job.info.size = f.size;
     job.info.mtime = f.mtime;
-    if (job.sidecar) {
-      check_bytes += f.size;
-      ++check_files;
-    }
+    check_bytes += f.size;
+    ++check_files;
     jobs.push_back(std::move(job));
   }
   SharedProgress progress(reporter, options.check ? check_files : 0, options.check ? check_bytes : 0);
@@ -421,7 +435,10 @@ Catalog read_catalog(const Store& store, const CatalogOptions& options, Reporter
       }
     }
   };
-  run_workers(std::min<std::size_t>(jobs.size(), static_cast<std::size_t>(std::max(1, options.parallel))), worker);
+  std::size_t threads = static_cast<std::size_t>(std::max(1, options.parallel));
+  // A check decompresses and hashes: as many at once as there are cores.
+  if (options.check) threads = std::min<std::size_t>(threads, std::max(1u, std::thread::hardware_concurrency()));
+  run_workers(std::min<std::size_t>(jobs.size(), threads), worker);
 
   throw_if_interrupted();
   if (first_failure) std::rethrow_exception(first_failure);

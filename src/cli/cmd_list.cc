@@ -77,7 +77,8 @@ int cmd_list(int argc, char** argv) {
   options.custom_help("[DIR|rclone:REMOTE:path] [options]");
   options.add_options()
       ("dir", "Backup directory (default: output from the config file)", cxxopts::value<std::string>())
-      ("check", "Also hash every archive and compare it with its sidecar (reads every byte)");
+      ("check", "Also verify every archive as `verify` does (reads every byte) and record the result "
+                "beside it (the check record; the sidecar when intact)");
   options.parse_positional({"dir"});
   options.positional_help("");
   add_common_flags(options);
@@ -98,7 +99,8 @@ int cmd_list(int argc, char** argv) {
   std::size_t damaged = 0;
   const ArchiveInfo* first = nullptr;
   for (const auto& a : catalog.archives)
-    if (a.error || a.sidecar == SidecarState::kMismatch) {  // found by this read
+    if (a.error || a.sidecar == SidecarState::kMismatch ||
+        (catalog_options.check && a.check == CheckState::kDamaged)) {  // found by this read
       ++damaged;
       if (!first) first = &a;
     }
@@ -106,7 +108,10 @@ int cmd_list(int argc, char** argv) {
   std::string error;
   if (failed)
     error = store->display(first->name) + ": " +
-            (first->error ? *first->error : std::string("its bytes do not match its sidecar")) + "; " +
+            (first->error    ? *first->error
+             : first->damage ? *first->damage
+                             : std::string("its bytes do not match its sidecar")) +
+            "; " +
             std::to_string(damaged) + (damaged == 1 ? " damaged archive" : " damaged archives") + " in " +
             where.display() + ": run `jellyfin-backup verify` on " + (damaged == 1 ? "it" : "each") +
             ", and do not restore from " + (damaged == 1 ? "it" : "them");

@@ -282,11 +282,19 @@ TEST_CASE("catalog: sidecar states", "[catalog]") {
   CHECK(find(c, same_time).sidecar == SidecarState::kMatches);
   // The bytes still match: the archive was only touched.
   CHECK(find(c, stale).sidecar == SidecarState::kMatches);
-  CHECK(find(c, missing).sidecar == SidecarState::kMissing);
-  CHECK(find(c, other_name).sidecar == SidecarState::kInvalid);
-  CHECK(find(c, wrong_hash).sidecar == SidecarState::kMismatch);
-  CHECK_FALSE(find(c, wrong_hash).verified());
-  CHECK(find(c, damaged).sidecar == SidecarState::kMatches);
+  // --check is verify's check: an intact archive gets its sidecar (re)written
+  // and is verified; a damaged one is damaged, whatever its sidecar says.
+  CHECK(find(c, missing).sidecar == SidecarState::kMatches);
+  CHECK(find(c, other_name).sidecar == SidecarState::kMatches);
+  CHECK(find(c, wrong_hash).sidecar == SidecarState::kMatches);
+  CHECK(find(c, wrong_hash).verified());
+  CHECK(find(c, matches).verified());
+  CHECK(find(c, damaged).sidecar == SidecarState::kMatches);  // it was damaged when the sidecar was made
+  CHECK(find(c, damaged).damaged());
+  CHECK_FALSE(find(c, damaged).verified());
+  // And the findings are recorded: a plain listing knows them now.
+  c = dir.read({});
+  CHECK(find(c, wrong_hash).verified());
 
   CHECK(std::string(jb::sidecar_state_name(SidecarState::kStale)) == "stale");
   CHECK(std::string(jb::sidecar_state_name(SidecarState::kMismatch)) == "mismatch");
@@ -312,6 +320,7 @@ TEST_CASE("catalog: the same result however many archives are read at once", "[c
   }
   dir.put(archive_file_name(utc(2026, 2, 1), std::string("x")), "damaged");
   std::vector<std::string> expected;
+  bool expected_checked = false;
   for (int parallel : {1, 2, 8, 64, 0}) {
     CatalogOptions options;
     options.parallel = parallel;
@@ -323,7 +332,9 @@ TEST_CASE("catalog: the same result however many archives are read at once", "[c
     CHECK(c.archives[0].error);
     std::size_t verified = 0;
     for (const auto& a : c.archives) verified += a.sidecar == SidecarState::kMatches;
-    CHECK(verified == 10);
+    // A check (parallel 2) writes the sidecars of the intact archives that had none.
+    CHECK(verified == (parallel == 2 || expected_checked ? 20u : 10u));
+    expected_checked = expected_checked || parallel == 2;
   }
 }
 
@@ -429,7 +440,9 @@ TEST_CASE("catalog: a remote directory reads like a local one", "[catalog][rclon
   CHECK(c.archives[0].error);
   CHECK(c.archives[1].version == "10.11.0");
   REQUIRE(c.archives[1].manifest);
-  CHECK(c.archives[1].sidecar == SidecarState::kMismatch);
+  // Intact, with a wrong sidecar: verified, and the sidecar rewritten.
+  CHECK(c.archives[1].sidecar == SidecarState::kMatches);
+  CHECK(c.archives[1].verified());
   CHECK(c.archives[2].sidecar == SidecarState::kMatches);
   CHECK(c.archives[2].size == archive_v1011().size());
 

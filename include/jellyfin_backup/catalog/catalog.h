@@ -19,7 +19,7 @@ enum class SidecarState {
   kMatches,   // well-formed, names this archive, written after it (list: verified)
   kStale,     // older than the archive: the archive changed since it was verified
   kInvalid,   // not one xxh128sum line naming this archive
-  kMismatch,  // --check: the archive's bytes do not hash to it
+  kMismatch,  // --check: the archive is damaged and does not hash to its sidecar
 };
 const char* sidecar_state_name(SidecarState state);  // "missing", "matches", ...
 
@@ -28,7 +28,7 @@ const char* sidecar_state_name(SidecarState state);  // "missing", "matches", ..
 enum class CheckState {
   kNever,    // no check record: never fully checked (or not here)
   kChecked,  // a record binds: fully checked at `checked_at`, intact
-  kDamaged,  // a record binds and says damaged, or --check found a mismatch
+  kDamaged,  // a record binds and says damaged, or --check (the Verifier) found damage
   kChanged,  // a record exists, but the file is not the one it was written for
 };
 const char* check_state_name(CheckState state);  // "never", "checked", "damaged", "changed"
@@ -56,7 +56,8 @@ struct ArchiveInfo {
 };
 
 struct CatalogOptions {
-  // Hash every archive and compare it with its sidecar (reads every byte).
+  // Verify every archive as `verify` does (every byte, through the
+  // Verifier) and record the finding beside it (verify_stored).
   bool check = false;
   // How many archives are read at once (remote reads are slow to start).
   int parallel = 8;
