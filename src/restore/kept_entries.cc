@@ -16,6 +16,9 @@ namespace jb {
 namespace {
 
 constexpr std::string_view kOurNames = ".jellyfin-backup-";
+// The most glob matching one restore does against a current tree (the
+// patterns come from the archive): a few seconds.
+constexpr std::uint64_t kMaxMatchSteps = 1'000'000'000;
 constexpr std::size_t kMaxXattrBytes = 64 * 1024;
 
 std::string join(const std::string& rel, const std::string& name) { return rel.empty() ? name : rel + "/" + name; }
@@ -28,8 +31,9 @@ Error changed(const std::string& path) {
 // One walk: the accumulated results and the checks every step makes.
 class Keeper {
  public:
-  Keeper(const KeepRule& rule, const std::vector<std::string>& skip, dev_t dev, Reporter& reporter)
-      : rule_(rule), skip_(skip), dev_(dev), reporter_(reporter) {}
+  Keeper(const KeepRule& rule, const std::vector<std::string>& skip, dev_t dev, struct stat staged_root,
+         Reporter& reporter)
+      : rule_(rule), skip_(skip), dev_(dev), staged_root_(staged_root), reporter_(reporter) {}
 
   // Looks for kept entries in `current` (relative path `rel`), whose
   // counterpart in the staged tree is `staged`.
@@ -40,6 +44,7 @@ class Keeper {
       if (std::find(skip_.begin(), skip_.end(), path) != skip_.end()) continue;
       const std::optional<struct stat> st = current.stat_at(name);
       if (!st) continue;  // gone since the listing
+      if (same_file(*st, staged_root_)) throw changed(current.path_of(name));
       const bool is_dir = S_ISDIR(st->st_mode);
       const std::optional<struct stat> there = staged.stat_at(name);
       if (std::optional<std::string> why = rule_.reason(path, is_dir)) {
@@ -73,10 +78,12 @@ class Keeper {
       return false;
     }
     if (!S_ISDIR(st.st_mode)) {
-      if (::linkat(current.fd(), name.c_str(), staged.fd(), name.c_str(), 0) != 0)
+      if (::linkat(current.fd(), name.c_str(), staged.fd(), name.c_str(), 0) != 0) {
+        if (errno == ENOENT) return false;  // gone since the listing (a log rotated)
         throw io_error(current.path_of(name), "cannot keep it in the restored tree (hard link into " +
                                                   staged.path() + ")",
                        errno);
+      }
       // The name may have been swapped since it was planned: what was
       // linked must be what was seen.
       const std::optional<struct stat> linked = staged.stat_at(name);
@@ -88,6 +95,7 @@ class Keeper {
     if (depth >= format::kMaxDepth)
       throw refused_error(current.path_of(name) + ": deeper than " + std::to_string(format::kMaxDepth) +
                           " levels, too deep to keep in the restored tree");
+    if (same_file(st, staged_root_)) throw changed(current.path_of(name));
     DirFd from = current.open_dir(name);
     const struct stat opened = from.stat();
     if (!same_file(opened, st)) throw changed(current.path_of(name));
@@ -131,6 +139,9 @@ class Keeper {
   const KeepRule& rule_;
   const std::vector<std::string>& skip_;
   const dev_t dev_;
+  // The staged tree: inside a mount point it lies in the current tree,
+  // where its owner may rename it to a name that is kept.
+  const struct stat staged_root_;
   Reporter& reporter_;
   std::vector<KeptEntry> kept_;
 };
@@ -156,7 +167,11 @@ void KeepRule::add(std::string rel, std::string reason) { paths_.emplace(std::mo
 
 std::optional<std::string> KeepRule::reason(const std::string& rel, bool is_dir) const {
   if (auto it = paths_.find(rel); it != paths_.end()) return it->second;
-  if (const std::string* pattern = excludes_.match(tree_ + "/" + rel, is_dir)) return "--exclude '" + *pattern + "'";
+  const std::string* pattern = excludes_.match(tree_ + "/" + rel, is_dir, &steps_);
+  if (steps_ > kMaxMatchSteps)
+    throw refused_error("the archive's --exclude patterns take too long to match against the " + tree_ +
+                        " tree (is the archive's manifest hostile?)");
+  if (pattern) return "--exclude '" + *pattern + "'";
   return std::nullopt;
 }
 
@@ -170,7 +185,7 @@ bool KeepRule::may_keep_below(const std::string& rel) const {
 std::vector<KeptEntry> keep_from_current(const DirFd& current, const DirFd& staged, const KeepRule& rule,
                                          const std::vector<std::string>& skip, Reporter& reporter) {
   if (rule.empty()) return {};
-  Keeper keeper(rule, skip, current.stat().st_dev, reporter);
+  Keeper keeper(rule, skip, current.stat().st_dev, staged.stat(), reporter);
   keeper.search(current, staged, "", 0);
   return keeper.take();
 }

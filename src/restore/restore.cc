@@ -330,7 +330,20 @@ std::vector<std::string> damaged_to_skip(const VerifyResult& v, const RestoreOpt
   std::vector<std::string> skipped;
   for (const auto& path : v.content_damaged()) {
     const std::string tree = path.substr(0, path.find('/'));
-    if (restored(tree) && path.size() > tree.size() + 1) skipped.push_back(path);
+    if (!restored(tree)) continue;
+    // A path that names no entry plainly (a hostile checksum list's
+    // "data//x") cannot be left out by name: refused, not guessed at.
+    bool plain = path.size() > tree.size() + 1;
+    for (std::size_t start = tree.size() + 1; plain && start <= path.size();) {
+      const std::size_t end = std::min(path.find('/', start), path.size());
+      const std::string_view part(path.data() + start, end - start);
+      plain = !part.empty() && part != "." && part != "..";
+      start = end + 1;
+    }
+    if (!plain)
+      throw damaged_error(v.damage(name), untouched + "; --skip-damaged cannot help: the damaged entry \"" + path +
+                                              "\" is not a plain path");
+    skipped.push_back(path);
   }
   for (const Problem& p : v.problems)
     if (p.kind == ProblemKind::kFrame)
@@ -349,7 +362,8 @@ void drop_from_staging(const DirFd& staged, const std::string& rel, const std::s
   if (slash != std::string::npos) {
     try {
       parent_holder = staged.open_beneath(rel.substr(0, slash));
-    } catch (const Error&) {
+    } catch (const Error& e) {
+      if (e.sys_errno() != ENOENT) throw;
       return;  // its directory was never made: nothing of it is staged
     }
     parent = &*parent_holder;

@@ -98,6 +98,18 @@ class SkipDamaged(u.E2ETestCase):
         res = self.restore(archive, "--skip-damaged")
         self.assertFails(res, 3, "not confined to files' contents")
 
+    def test_a_damaged_path_that_is_not_plain_is_refused(self):
+        # A hostile checksum list names "data/metadata//poster.jpg": it cannot be left out by name.
+        def edit(lines):
+            for i, (h, n) in enumerate(lines):
+                if n == "data/metadata/library/ab/fanart.jpg":
+                    lines[i] = (h, "data/metadata//fanart.jpg")
+        archive = self.builder().archive(self.tmp / "a.tar.zst", checksum_edit=edit)
+        before = self.trees()
+        res = self.restore(archive, "--skip-damaged")
+        self.assertFails(res, 3, "is not a plain path")
+        self.assertEqual(self.trees(), before)
+
     def test_only_config_ignores_damage_in_data(self):
         archive = self.builder().archive(self.tmp / "a.tar.zst",
                                          checksum_edit=wrong_hash_for("data/data/jellyfin.db"))

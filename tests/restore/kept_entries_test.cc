@@ -162,3 +162,23 @@ TEST_CASE("keep_from_current with nothing to keep touches nothing", "[kept]") {
   CHECK(keep(tmp.path() + "/cur", tmp.path() + "/stg", KeepRule("data")).empty());
   CHECK_FALSE(exists(tmp.path() + "/stg/log"));
 }
+
+TEST_CASE("keep_from_current refuses the staged tree renamed into what is kept", "[kept]") {
+  // Inside a mount point the staging directory lies in the current tree; its
+  // owner may rename it to "log": linking it into itself would never end.
+  TempDir tmp;
+  const std::string cur = tmp.path() + "/cur";
+  make_dirs(cur + "/log");
+  write_file(cur + "/log/a.log", "x");
+  make_dirs(cur + "/.jellyfin-backup-staging.1/x");
+  Manifest m;
+  m.left_out = {{"log", "data/log", cur + "/log"}};
+  REQUIRE(::rename((cur + "/log").c_str(), (cur + "/log.old").c_str()) == 0);
+  REQUIRE(::rename((cur + "/.jellyfin-backup-staging.1").c_str(), (cur + "/log").c_str()) == 0);
+  jb::Reporter silent;
+  const auto e = jb::test::error_of([&] {
+    jb::keep_from_current(DirFd::open(cur), DirFd::open(cur + "/log"), KeepRule::left_out_by(m, "data"), {}, silent);
+  });
+  CHECK(e.kind() == jb::ErrorKind::kRefused);
+  CHECK_FALSE(exists(cur + "/log/log"));
+}

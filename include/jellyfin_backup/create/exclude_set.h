@@ -6,23 +6,14 @@
 // everything below it along.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace jb {
+#include "jellyfin_backup/create/glob.h"
 
-// A glob compiled once: fnmatch(3) semantics without flags ('*' and '?'
-// match any character, '/' and a leading '.' included; "[...]" sets with
-// ranges, negation and "[:name:]" classes; a backslash quotes), matched in
-// O(pattern x subject) time.
-struct GlobToken {
-  enum Kind { kLiteral, kAny, kStar, kClass } kind;
-  std::string text;  // kLiteral: the character; kClass: the set, brackets removed
-  bool negate;       // kClass
-};
-std::vector<GlobToken> compile_glob(std::string_view glob);
-bool glob_matches(const std::vector<GlobToken>& pattern, std::string_view subject);
+namespace jb {
 
 // At most format::kMaxExcludes patterns of format::kMaxExcludeBytes each.
 class ExcludeSet {
@@ -32,7 +23,8 @@ class ExcludeSet {
 
   bool excluded(std::string_view archive_path, bool is_dir) const { return match(archive_path, is_dir) != nullptr; }
   // The first pattern that excludes the entry, as given; nullptr if none.
-  const std::string* match(std::string_view archive_path, bool is_dir) const;
+  // `steps`, if given, is increased by the matching work (glob.h).
+  const std::string* match(std::string_view archive_path, bool is_dir, std::uint64_t* steps = nullptr) const;
   bool empty() const { return rules_.empty(); }
   const std::vector<std::string>& patterns() const { return patterns_; }
 
@@ -41,7 +33,7 @@ class ExcludeSet {
     std::string glob;
     bool whole_path;
     bool dirs_only;
-    std::vector<GlobToken> tokens;
+    Glob matcher;
   };
   std::vector<std::string> patterns_;
   std::vector<Rule> rules_;

@@ -61,6 +61,7 @@ class KeepRule {
   std::string tree_;
   ExcludeSet excludes_;
   std::map<std::string, std::string> paths_;  // relative path -> reason
+  mutable std::uint64_t steps_ = 0;           // matching work so far (bounded)
 };
 
 // Links into `staged` every entry of `current` that `rule` keeps, at the
@@ -71,7 +72,9 @@ class KeepRule {
 // mount point) are passed over. Returns the kept entries, in tree order.
 // Throws io_error if a link cannot be made (another filesystem, EPERM as a
 // user who does not own the files), Error(kRefused) if the tree changes
-// under the walk.
+// under the walk (the staged tree found inside it, an entry swapped) or the
+// archive's patterns take too long to match. An entry gone since its
+// directory was listed is passed over.
 std::vector<KeptEntry> keep_from_current(const DirFd& current, const DirFd& staged, const KeepRule& rule,
                                          const std::vector<std::string>& skip, Reporter& reporter);
 
