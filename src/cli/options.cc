@@ -4,6 +4,8 @@
 #include <cctype>
 #include <iostream>
 #include <map>
+#include <optional>
+#include <typeinfo>
 #include <set>
 
 #include "cli/config_file.h"
@@ -27,47 +29,67 @@ const std::vector<std::set<std::string>>& exclusive_groups() {
   return kGroups;
 }
 
-// cxxopts's words ("Option ‘bogus’ does not exist") in ours ("--bogus: no
-// such option"), in the shape of every other error; `flag` is set to the
-// option concerned (without "--") when one is.
-std::string flag_message(const cxxopts::exceptions::exception& e, const std::vector<std::string>& args,
-                         std::string& flag_name) {
-  std::string text = e.what();
-  for (const std::string& quote : {cxxopts::LQUOTE, cxxopts::RQUOTE})
-    for (std::size_t at; (at = text.find(quote)) != std::string::npos;) text.replace(at, quote.size(), "'");
-  // The first quoted word: the option (or the argument) concerned.
-  std::string word;
-  if (auto open = text.find('\''); open != std::string::npos)
-    if (auto close = text.find('\'', open + 1); close != std::string::npos)
-      word = text.substr(open + 1, close - open - 1);
-  const std::string flag = (word.size() == 1 ? "-" : "--") + word;
-  flag_name = word;
+// The argument a cxxopts exception is about, found by structure, not by
+// reading cxxopts's message: the shortest prefix of the command line that
+// fails the same way ends with it (or, for a bad value given apart,
+// "--level abc", with its value).
+struct Culprit {
+  std::string flag;   // as written: "--level", "-q"
+  std::string name;   // without dashes: "level"
+  std::string value;  // the value concerned, if any
+};
+
+std::optional<Culprit> find_culprit(cxxopts::Options& options, const cxxopts::exceptions::exception& e,
+                                    const std::vector<std::string>& args) {
+  const std::type_info& kind = typeid(e);
+  auto fails_so = [&](std::size_t k) {
+    std::vector<char*> argv;
+    for (std::size_t i = 0; i < k; ++i) argv.push_back(const_cast<char*>(args[i].c_str()));
+    argv.push_back(nullptr);
+    try {
+      options.parse(static_cast<int>(k), argv.data());
+      return false;
+    } catch (const cxxopts::exceptions::exception& again) {
+      return typeid(again) == kind;
+    }
+  };
+  // A prefix that ends in "--keep-daily" lacks its value only because it
+  // was cut there: the culprit's failure stays when the next argument comes.
+  for (std::size_t k = 2; k <= args.size(); ++k) {
+    if (!fails_so(k) || (k < args.size() && !fails_so(k + 1))) continue;
+    Culprit c;
+    std::string arg = args[k - 1];
+    if (!arg.starts_with("-") && k >= 3) {  // a value, given apart from its flag
+      c.value = arg;
+      arg = args[k - 2];
+    }
+    const auto eq = arg.find('=');
+    c.flag = arg.substr(0, eq);
+    if (eq != std::string::npos && c.value.empty()) c.value = arg.substr(eq + 1);
+    c.name = c.flag.substr(std::min(c.flag.find_first_not_of('-'), c.flag.size()));
+    return c;
+  }
+  return std::nullopt;
+}
+
+// cxxopts's errors in our words ("--bogus: no such option"), in the shape
+// of every other error, decided by the exception's type; `flag_name` is set
+// to the option concerned (without "--") when one is found.
+std::string flag_message(cxxopts::Options& options, const cxxopts::exceptions::exception& e,
+                         const std::vector<std::string>& args, std::string& flag_name) {
+  const std::optional<Culprit> c = find_culprit(options, e, args);
+  flag_name = c ? c->name : std::string();
+  const std::string flag = c ? c->flag : std::string("an option");
   if (dynamic_cast<const cxxopts::exceptions::no_such_option*>(&e)) return flag + ": no such option";
   if (dynamic_cast<const cxxopts::exceptions::missing_argument*>(&e) ||
       dynamic_cast<const cxxopts::exceptions::option_requires_argument*>(&e))
     return flag + " needs a value";
   if (dynamic_cast<const cxxopts::exceptions::gratuitous_argument_for_option*>(&e))
     return flag + " takes no value";
-  if (dynamic_cast<const cxxopts::exceptions::incorrect_argument_type*>(&e)) {
-    // cxxopts names the value only: the flag is the argument that holds it
-    // ("--level=abc") or the one before it ("--level abc").
-    for (std::size_t i = 1; i < args.size(); ++i) {
-      const std::string& a = args[i];
-      const auto eq = a.find('=');
-      if (a.starts_with("--") && eq != std::string::npos && a.substr(eq + 1) == word) {
-        flag_name = a.substr(2, eq - 2);
-        return a.substr(0, eq) + ": '" + word + "' is not a valid value";
-      }
-      if (a == word && args[i - 1].starts_with("-") && args[i - 1].find('=') == std::string::npos) {
-        flag_name = args[i - 1].substr(args[i - 1].find_first_not_of('-'));
-        return args[i - 1] + ": '" + word + "' is not a valid value";
-      }
-    }
-    flag_name.clear();
-    return "'" + word + "' is not a valid value for its flag";
-  }
-  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
-  return text;
+  if (dynamic_cast<const cxxopts::exceptions::incorrect_argument_type*>(&e))
+    return c ? flag + ": '" + c->value + "' is not a valid value" : std::string("a value is not valid for its flag");
+  if (c) return flag + ": not accepted here";
+  return "the command line cannot be parsed";
 }
 
 struct OptionInfo {
@@ -92,7 +114,7 @@ cxxopts::ParseResult parse_argv(cxxopts::Options& options, const std::string& co
     return options.parse(static_cast<int>(args.size()), argv.data());
   } catch (const cxxopts::exceptions::exception& e) {
     std::string flag;
-    const std::string message = flag_message(e, args, flag);
+    const std::string message = flag_message(options, e, args, flag);
     if (from.empty()) throw flag_error(command, message, flag);
     // "--level: ..." about a setting of the file: main() adds its line.
     const bool names_setting = !flag.empty() && report_mode().from_config.count(flag);

@@ -84,7 +84,12 @@ class UsageErrors(u.E2ETestCase):
     def test_flag_errors_in_our_words(self):
         for args, needle in [(["list", "-q"], "-q: no such option"),
                              (["prune", ".", "--keep-last"], "--keep-last needs a value"),
-                             (["list", "--json=3"], "'3' is not a valid value")]:
+                             (["list", "--json=3"], "'3' is not a valid value"),
+                             # Found by structure, not read out of cxxopts's message: a value
+                             # holding quotes, or the same word as another argument.
+                             (["create", "--level", "it's", "--output", "x"], "--level: 'it's' is not a valid value"),
+                             (["create", "--output", "9x", "--level", "9x"], "--level: '9x' is not a valid value"),
+                             (["prune", ".", "--keep-daily", "1", "--keep-last"], "--keep-last needs a value")]:
             with self.subTest(args=args):
                 res = u.run(args)
                 self.assertFails(res, 2, needle)
